@@ -1,0 +1,70 @@
+using Npgsql;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using OrleansJobs.Hosting;
+
+namespace OrleansJobs.ApiHost.Hosting;
+
+/// <summary>Wires the API host to the database (read model) and to the cluster (Orleans client).</summary>
+public static class ApiHostingExtensions
+{
+    public static WebApplicationBuilder AddOrleansJobsApiHost(this WebApplicationBuilder builder)
+    {
+        var connectionString = OrleansJobsDatabase.GetConnectionString(builder.Configuration);
+        builder.Services.AddOptions<ApiHostOptions>()
+            .BindConfiguration(ApiHostOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        var api = builder.Configuration.GetSection(ApiHostOptions.SectionName).Get<ApiHostOptions>() ?? new ApiHostOptions();
+
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+
+        // The Orleans client keeps retrying in the background; starting services concurrently
+        // lets Kestrel answer /health (and a 503 from /health/ready) while no silo is up yet.
+        builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(builder.Configuration.GetSection("Cluster"));
+            client.UseAdoNetClustering(o =>
+            {
+                o.Invariant = OrleansJobsDatabase.Invariant;
+                o.ConnectionString = connectionString;
+            });
+            client.Configure<ClientMessagingOptions>(o =>
+            {
+                o.ResponseTimeout = api.GrainCallTimeout;
+                o.CancelRequestOnTimeout = true;
+            });
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = api.GatewayListRefreshPeriod);
+            client.UseConnectionRetryFilter(new RetryForeverFilter(api.ConnectRetryDelay));
+            client.AddDashboard(o => builder.Configuration.GetSection("Dashboard").Bind(o));
+        });
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "OrleansJobs API";
+            document.Info.Description = "Crash-safe job supervisor: submit, watch and control long-running jobs.";
+            return Task.CompletedTask;
+        }));
+        builder.Services.AddSingleton<ReadinessProbe>();
+        return builder;
+    }
+
+    /// <summary>Keeps trying to reach the cluster until the host stops: the API must outlive silos.</summary>
+    private sealed class RetryForeverFilter(TimeSpan delay) : IClientConnectionRetryFilter
+    {
+        public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await Task.Delay(delay, cancellationToken);
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Npgsql;
+using OrleansJobs.Hosting;
+
+namespace OrleansJobs.Tests.Infrastructure;
+
+/// <summary>
+/// The PostgreSQL server the tests run against: the one named by <c>ORLEANSJOBS_DB</c>, or else
+/// the checkout's private local cluster, provisioned and started through <c>deploy/pg.sh</c> (the
+/// same script <c>deploy/up.sh</c> uses). Each fixture gets a database of its own from it.
+/// </summary>
+public static class PostgresServer
+{
+    private static readonly Lazy<Task<string>> Server = new(ResolveAsync);
+
+    /// <summary>Connection string of the server's configured database, for administrative commands.</summary>
+    public static Task<string> GetAdminConnectionStringAsync() => Server.Value;
+
+    /// <summary>Creates an empty database with a unique name; the caller disposes it to drop it.</summary>
+    public static async Task<TestDatabase> CreateDatabaseAsync(string purpose)
+    {
+        var admin = await Server.Value;
+        var name = $"oj_test_{purpose.ToLowerInvariant()}_{Guid.NewGuid():N}"[..40];
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
+        return new TestDatabase(name, builder.ConnectionString, admin);
+    }
+
+    private static async Task<string> ResolveAsync()
+    {
+        var configured = Environment.GetEnvironmentVariable(OrleansJobsDatabase.EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return configured;
+        }
+
+        var script = Path.Combine(Repository.Root, "deploy", "pg.sh");
+        await RunAsync(script, "start");
+        return (await RunAsync(script, "url")).Trim();
+    }
+
+    private static async Task<string> RunAsync(string script, string verb)
+    {
+        var start = new ProcessStartInfo("bash", [script, verb])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"deploy/pg.sh {verb} failed ({process.ExitCode}): {await stderr}");
+        }
+
+        return await stdout;
+    }
+}
