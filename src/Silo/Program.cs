@@ -1,11 +1,5 @@
 using OrleansJobs.Silo.Hosting;
 
-if (args is ["migrate", .. var rest])
-{
-    return await SchemaCommand.RunAsync(rest);
-}
-
-var builder = Host.CreateApplicationBuilder(args);
-builder.AddOrleansJobsSilo();
-await builder.Build().RunAsync();
-return 0;
+return args is ["migrate", .. var rest]
+    ? await SchemaCommand.RunAsync(rest)
+    : await SiloProgram.RunAsync(args);

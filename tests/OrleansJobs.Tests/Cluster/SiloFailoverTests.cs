@@ -1,0 +1,93 @@
+using Orleans.TestingHost;
+using OrleansJobs.Tests.Infrastructure;
+using OrleansJobs.Tests.TestGrains;
+
+namespace OrleansJobs.Tests.Cluster;
+
+/// <summary>
+/// What the watchdog rests on: state in the jobs store and reminders in PostgreSQL outlive the
+/// silo that wrote them. Each test stops a silo and starts a replacement, so the shared
+/// two-silo cluster is whole again for the next test.
+/// </summary>
+[Collection(AdoNetClusterCollection.Name)]
+public sealed class SiloFailoverTests(AdoNetClusterFixture fixture)
+{
+    private TestCluster Cluster => fixture.Cluster;
+
+    [Fact]
+    public async Task TestCluster_RunsOnAdoNetMembership()
+    {
+        var active = await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM orleansmembershiptable WHERE status = 3");
+
+        Assert.Equal(Cluster.GetActiveSilos().Count(), active);
+    }
+
+    [Fact]
+    public async Task PersistedState_AfterItsSiloStops_IsReadBackOnAnotherSilo()
+    {
+        var grain = Cluster.Client.GetGrain<IStateProbeGrain>($"state-{Guid.NewGuid():N}");
+        await grain.AddAsync(5);
+        var before = await grain.AddAsync(7);
+
+        await StopAndReplaceAsync(before.Silo);
+        var after = await grain.GetAsync();
+
+        Assert.NotEqual(before.Silo, after.Silo);
+        Assert.Equal(12, after.Total);
+        Assert.Equal(2, after.Writes);
+        // The checkpoint format is plain JSON keyed by property name, readable with psql.
+        var payload = await fixture.Database.ScalarAsync<string>(
+            "SELECT convert_from(payloadbinary, 'UTF8') FROM orleansstorage WHERE grainidextensionstring LIKE '%' || @key",
+            ("key", grain.GetPrimaryKeyString()));
+        Assert.Contains("\"Total\":12", payload, StringComparison.Ordinal);
+        Assert.DoesNotContain("$type", payload, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reminder_AfterItsSiloStops_KeepsFiringOnTheSurvivor()
+    {
+        var key = $"reminder-{Guid.NewGuid():N}";
+        var grain = Cluster.Client.GetGrain<IReminderProbeGrain>(key);
+        var firstSilo = await grain.StartAsync(TimeSpan.FromSeconds(2));
+        try
+        {
+            await Wait.UntilAsync(
+                $"a tick of reminder {key} on {firstSilo}",
+                async () => await CountTicksAsync(key, firstSilo, after: DateTime.MinValue) > 0,
+                TimeSpan.FromSeconds(30));
+
+            var stoppedAt = await StopAndReplaceAsync(firstSilo);
+
+            // Nothing calls the grain now: only the reminder can bring it back, on a live silo.
+            await Wait.UntilAsync(
+                $"reminder {key} to fire on a silo other than {firstSilo} after it stopped",
+                async () => await CountTicksElsewhereAsync(key, firstSilo, stoppedAt) > 0,
+                TimeSpan.FromSeconds(60),
+                async () => string.Join(", ", await fixture.Database.QueryAsync(
+                    "SELECT silo || '@' || to_char(at, 'HH24:MI:SS.MS') FROM test_reminder_ticks WHERE grain = @g ORDER BY at",
+                    r => r.GetString(0), ("g", key))));
+        }
+        finally
+        {
+            await grain.StopAsync();
+        }
+    }
+
+    /// <summary>Stops the silo with that address and starts a new one; returns when it stopped (database clock).</summary>
+    private async Task<DateTime> StopAndReplaceAsync(string siloAddress)
+    {
+        var silo = Cluster.GetActiveSilos().Single(s => s.SiloAddress.ToParsableString() == siloAddress);
+        await Cluster.StopSiloAsync(silo);
+        var stoppedAt = await fixture.Database.ScalarAsync<DateTime>("SELECT clock_timestamp()");
+        await Cluster.StartAdditionalSiloAsync();
+        return stoppedAt;
+    }
+
+    private Task<int> CountTicksAsync(string grain, string silo, DateTime after) => fixture.Database.ScalarAsync<int>(
+        "SELECT count(*) FROM test_reminder_ticks WHERE grain = @g AND silo = @s AND at > @after",
+        ("g", grain), ("s", silo), ("after", after));
+
+    private Task<int> CountTicksElsewhereAsync(string grain, string silo, DateTime after) => fixture.Database.ScalarAsync<int>(
+        "SELECT count(*) FROM test_reminder_ticks WHERE grain = @g AND silo <> @s AND at > @after",
+        ("g", grain), ("s", silo), ("after", after));
+}

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansJobs.Storage;
+using OrleansJobs.Tests.Infrastructure;
+
+namespace OrleansJobs.Tests.EndToEnd;
+
+/// <summary>The real ApiHost process in front of real silo processes, over real HTTP.</summary>
+public sealed class ApiHostTests(ProcessDatabaseFixture fixture) : IClassFixture<ProcessDatabaseFixture>
+{
+    [Fact]
+    public async Task Ready_WithTwoSilos_ReportsBothAndServesOpenApiAndDashboard()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var silos = new[] { cluster.StartSilo(), cluster.StartSilo() };
+        var api = cluster.StartApiHost();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+
+        var ready = await ProcessCluster.WaitForReadyAsync(http, silos: 2);
+
+        Assert.Equal("Healthy", ready.GetProperty("status").GetString());
+        Assert.True(ready.GetProperty("database").GetProperty("healthy").GetBoolean());
+        Assert.Equal(SchemaMigrator.LatestVersion, ready.GetProperty("database").GetProperty("schemaVersion").GetInt32());
+        var reported = ready.GetProperty("cluster").GetProperty("silos").EnumerateArray().Select(s => s.GetString()!).ToList();
+        Assert.All(silos, s => Assert.Contains(reported, r => r.StartsWith(s.Endpoint + "@", StringComparison.Ordinal)));
+
+        using var live = await http.GetAsync(new Uri("/health", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+
+        var openApi = await http.GetFromJsonAsync<JsonElement>(new Uri("/openapi/v1.json", UriKind.Relative));
+        var paths = openApi.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/health", out _));
+        Assert.True(paths.TryGetProperty("/health/ready", out var readyPath));
+        Assert.True(readyPath.GetProperty("get").GetProperty("responses").TryGetProperty("503", out _));
+
+        using var dashboard = await http.GetAsync(new Uri("/dashboard/", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Contains("Orleans Dashboard", await dashboard.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ApiHost_StartedBeforeAnySilo_IsLiveButNotReady_UntilASiloJoins()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var api = cluster.StartApiHost();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+
+        await Wait.UntilAsync("/health to answer", async () =>
+            (await http.GetAsync(new Uri("/health", UriKind.Relative))).StatusCode == HttpStatusCode.OK);
+        using var notReady = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        var body = await notReady.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Equal("Unhealthy", body.GetProperty("status").GetString());
+        Assert.True(body.GetProperty("database").GetProperty("healthy").GetBoolean());
+        Assert.False(body.GetProperty("cluster").GetProperty("healthy").GetBoolean());
+
+        cluster.StartSilo();
+        await ProcessCluster.WaitForReadyAsync(http, silos: 1);
+        Assert.False(api.Process.HasExited);
+    }
+
+    [Fact]
+    public async Task ApiHost_WhenASiloIsKilled_NeverHangsARequest_AndReportsTheSurvivor()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var first = cluster.StartSilo();
+        var second = cluster.StartSilo();
+        var api = cluster.StartApiHost();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        await ProcessCluster.WaitForReadyAsync(http, silos: 2);
+
+        await first.Process.KillAsync();
+
+        // Until the dead silo is evicted, calls routed to it must fail fast (the API's grain
+        // call timeout, 5 s), not after Orleans' default 30 s response timeout.
+        var slowest = TimeSpan.Zero;
+        await Wait.UntilAsync("/health/ready to report only the survivor", async () =>
+        {
+            var clock = Stopwatch.StartNew();
+            using var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+            slowest = clock.Elapsed > slowest ? clock.Elapsed : slowest;
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            return response.IsSuccessStatusCode && body.GetProperty("cluster").GetProperty("activeSilos").GetInt32() == 1;
+        }, TimeSpan.FromSeconds(60));
+
+        Assert.True(slowest < TimeSpan.FromSeconds(10), $"a readiness request took {slowest.TotalSeconds:0.0} s");
+        Assert.False(api.Process.HasExited);
+        Assert.False(second.Process.HasExited);
+    }
+
+    [Fact]
+    public async Task WholeCluster_KilledAndRestartedOnTheSamePorts_IsReadyWithinSeconds()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var silos = Enumerable.Range(0, 3).Select(_ => cluster.StartSilo()).ToList();
+        var api = cluster.StartApiHost();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        await ProcessCluster.WaitForReadyAsync(http, silos: 3);
+
+        await Task.WhenAll(silos.Select(s => s.Process.KillAsync()));
+        var clock = Stopwatch.StartNew();
+        foreach (var silo in silos)
+        {
+            cluster.StartSilo(silo.SiloPort, silo.GatewayPort);
+        }
+
+        // dotnet/orleans#7194: new silos must not wait out MaxJoinAttemptTime on the stale rows.
+        await ProcessCluster.WaitForReadyAsync(http, silos: 3, TimeSpan.FromSeconds(60));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"restart took {clock.Elapsed.TotalSeconds:0.0} s");
+        var rows = await cluster.MembershipAsync();
+        Assert.Equal(3, rows.Count(r => r.Status == MembershipStatus.Active));
+        Assert.Equal(3, rows.Count(r => r.Status == MembershipStatus.Dead));
+    }
+}
