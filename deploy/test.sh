@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole OrleansJobs test suite against a real PostgreSQL.
+#
+#   deploy/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Schema]
+#
+# Installs what the tests need (the PostgreSQL server via deploy/pg.sh when ORLEANSJOBS_DB is
+# not set), builds in Release, and runs every test. The tests create and drop their own
+# databases on that server (the role needs CREATEDB) and start real silo and API host processes
+# on loopback ports. A local PostgreSQL this script started is stopped again at the end.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CONFIG=Release
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+say() { echo "[test] $*"; }
+command -v dotnet >/dev/null 2>&1 || { echo "[test] error: the .NET SDK is required; dotnet is not on PATH" >&2; exit 1; }
+
+STARTED_PG=0
+if [[ -z "${ORLEANSJOBS_DB:-}" ]]; then
+  if ! bash "$ROOT/deploy/pg.sh" status >/dev/null 2>&1; then STARTED_PG=1; fi
+  bash "$ROOT/deploy/pg.sh" start
+  # The tests read the server from ORLEANSJOBS_DB; pg.sh start made sure it answers.
+  ORLEANSJOBS_DB=$(bash "$ROOT/deploy/pg.sh" url)
+  export ORLEANSJOBS_DB
+fi
+stop_pg() { if [[ $STARTED_PG -eq 1 ]]; then bash "$ROOT/deploy/pg.sh" stop; fi; }
+trap stop_pg EXIT
+
+say "building ($CONFIG)"
+dotnet build "$ROOT/OrleansJobs.sln" -c "$CONFIG" -nologo -clp:ErrorsOnly
+
+say "running tests"
+# --blame-hang-timeout: a hung test fails with a dump after 10 min instead of stalling the run.
+dotnet test "$ROOT/OrleansJobs.sln" -c "$CONFIG" --no-build -nologo \
+  --logger "console;verbosity=normal" --blame-hang-timeout 10m "$@"

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Starts the whole OrleansJobs system on this machine and keeps it running until Ctrl+C.
+#
+#   deploy/up.sh [--silos N] [--api-port PORT] [--no-build]
+#
+# 1. PostgreSQL: the one in ORLEANSJOBS_DB, or else a private local cluster (deploy/pg.sh).
+# 2. Builds the solution (Release) and applies the database schema.
+# 3. Starts N silo processes (silo ports 11111.., gateway ports 30000..) and the API host.
+# 4. Waits until /health/ready reports N active silos, then prints the URLs.
+# Ctrl+C (or SIGTERM) stops the API host and the silos gracefully, and the local PostgreSQL
+# if this run started it. Logs go to .data/logs/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SILOS=1
+API_PORT="${ORLEANSJOBS_API_PORT:-8080}"
+BUILD=1
+CONFIG=Release
+SILO_PORT_BASE="${ORLEANSJOBS_SILO_PORT:-11111}"
+GATEWAY_PORT_BASE="${ORLEANSJOBS_GATEWAY_PORT:-30000}"
+READY_TIMEOUT="${ORLEANSJOBS_READY_TIMEOUT:-120}"
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --silos) SILOS="$2"; shift 2 ;;
+    --api-port) API_PORT="$2"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "$SILOS" =~ ^[1-9][0-9]?$ ]] || { echo "--silos takes a number from 1 to 99" >&2; exit 2; }
+
+say() { echo "[up] $*"; }
+die() { echo "[up] error: $*" >&2; exit 1; }
+
+DATA="$ROOT/.data"
+LOGS="$DATA/logs"
+RUN="$DATA/run"
+mkdir -p "$LOGS" "$RUN"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is required (https://dot.net); dotnet is not on PATH"
+if ! command -v curl >/dev/null 2>&1; then
+  say "installing curl"
+  sudo_cmd=""
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=sudo
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+fi
+
+# Processes of an earlier run that was killed (not stopped) would hold the ports: stop them.
+for pidfile in "$RUN"/*.pid; do
+  [[ -e "$pidfile" ]] || continue
+  pid=$(cat "$pidfile")
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "OrleansJobs\."; then
+    say "stopping leftover process $pid from an earlier run ($(basename "$pidfile" .pid))"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+done
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+STARTED_PG=0
+if [[ -z "${ORLEANSJOBS_DB:-}" ]]; then
+  if ! bash "$ROOT/deploy/pg.sh" status >/dev/null 2>&1; then STARTED_PG=1; fi
+  bash "$ROOT/deploy/pg.sh" start
+  ORLEANSJOBS_DB=$(bash "$ROOT/deploy/pg.sh" url)
+else
+  say "using the database in ORLEANSJOBS_DB"
+fi
+export ConnectionStrings__OrleansJobs="$ORLEANSJOBS_DB"
+
+PIDS=()
+cleanup() {
+  trap - INT TERM EXIT
+  if [[ ${#PIDS[@]} -gt 0 ]]; then
+    say "stopping API host and silos"
+    kill -TERM "${PIDS[@]}" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+      alive=0
+      for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      [[ $alive -eq 0 ]] && break
+      sleep 0.2
+    done
+    kill -KILL "${PIDS[@]}" 2>/dev/null || true
+  fi
+  rm -f "$RUN"/*.pid
+  if [[ $STARTED_PG -eq 1 ]]; then bash "$ROOT/deploy/pg.sh" stop; fi
+  say "stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- Build and schema -------------------------------------------------------------------------
+if [[ $BUILD -eq 1 ]]; then
+  say "building ($CONFIG)"
+  dotnet build "$ROOT/OrleansJobs.sln" -c "$CONFIG" -nologo -v quiet -clp:ErrorsOnly >"$LOGS/build.log" 2>&1 \
+    || { tail -n 30 "$LOGS/build.log" >&2; die "build failed (full log: $LOGS/build.log)"; }
+fi
+SILO_DIR="$ROOT/src/Silo/bin/$CONFIG/net10.0"
+API_DIR="$ROOT/src/ApiHost/bin/$CONFIG/net10.0"
+[[ -f "$SILO_DIR/OrleansJobs.Silo.dll" && -f "$API_DIR/OrleansJobs.ApiHost.dll" ]] || die "not built: run without --no-build"
+
+say "applying the database schema"
+(cd "$SILO_DIR" && dotnet OrleansJobs.Silo.dll migrate) | sed 's/^/[up] /'
+
+# --- Processes ---------------------------------------------------------------------------------
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for ((i = 0; i < SILOS; i++)); do
+  for port in $((SILO_PORT_BASE + i)) $((GATEWAY_PORT_BASE + i)); do
+    port_busy "$port" && die "port $port is in use (set ORLEANSJOBS_SILO_PORT / ORLEANSJOBS_GATEWAY_PORT)"
+  done
+done
+port_busy "$API_PORT" && die "port $API_PORT is in use (use --api-port)"
+
+for ((i = 0; i < SILOS; i++)); do
+  (cd "$SILO_DIR" && exec env Silo__SiloPort=$((SILO_PORT_BASE + i)) Silo__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
+    Silo__ApplySchemaOnStart=false dotnet OrleansJobs.Silo.dll >"$LOGS/silo-$i.log" 2>&1) &
+  PIDS+=($!)
+  echo $! >"$RUN/silo-$i.pid"
+  say "silo $i: 127.0.0.1:$((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)) (log: .data/logs/silo-$i.log)"
+done
+(cd "$API_DIR" && exec env Urls="http://127.0.0.1:$API_PORT" dotnet OrleansJobs.ApiHost.dll >"$LOGS/api.log" 2>&1) &
+PIDS+=($!)
+echo $! >"$RUN/api.pid"
+say "API host: http://127.0.0.1:$API_PORT (log: .data/logs/api.log)"
+
+# --- Readiness -----------------------------------------------------------------------------------
+say "waiting for /health/ready to report $SILOS active silo(s)"
+deadline=$((SECONDS + READY_TIMEOUT))
+while true; do
+  body=$(curl -s -m 5 "http://127.0.0.1:$API_PORT/health/ready" || true)
+  if [[ "$body" == *'"status":"Healthy"'* && "$body" == *"\"activeSilos\":$SILOS,"* ]]; then break; fi
+  for pid in "${PIDS[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      for log in "$LOGS"/silo-*.log "$LOGS/api.log"; do echo "--- $log"; tail -n 15 "$log"; done >&2
+      die "a process exited during start-up"
+    fi
+  done
+  if [[ $SECONDS -ge $deadline ]]; then
+    echo "last readiness answer: $body" >&2
+    die "not ready after $READY_TIMEOUT s (logs in .data/logs)"
+  fi
+  sleep 0.5
+done
+
+cat <<EOF
+[up] ready: $SILOS silo(s) active, $SECONDS s after start
+      API        http://127.0.0.1:$API_PORT/
+      OpenAPI    http://127.0.0.1:$API_PORT/openapi/v1.json
+      Dashboard  http://127.0.0.1:$API_PORT/dashboard/
+      Health     http://127.0.0.1:$API_PORT/health/ready
+[up] press Ctrl+C to stop
+EOF
+
+# Stay up until Ctrl+C; report processes that die meanwhile.
+declare -A reported=()
+while true; do
+  for pid in "${PIDS[@]}"; do
+    if [[ -z "${reported[$pid]:-}" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      reported[$pid]=1
+      say "warning: process $pid exited; see .data/logs"
+    fi
+  done
+  sleep 1 &
+  wait $! || true
+done
