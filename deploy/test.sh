@@ -24,7 +24,8 @@ if [[ -z "${ORLEANSJOBS_DB:-}" ]]; then
   ORLEANSJOBS_DB=$(bash "$ROOT/deploy/pg.sh" url)
   export ORLEANSJOBS_DB
 fi
-stop_pg() { if [[ $STARTED_PG -eq 1 ]]; then bash "$ROOT/deploy/pg.sh" stop; fi; }
+# ORLEANSJOBS_DB now names our own server; unset it so pg.sh stops it instead of treating it as external.
+stop_pg() { if [[ $STARTED_PG -eq 1 ]]; then env -u ORLEANSJOBS_DB bash "$ROOT/deploy/pg.sh" stop; fi; }
 trap stop_pg EXIT
 
 say "building ($CONFIG)"

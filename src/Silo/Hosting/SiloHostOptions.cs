@@ -25,6 +25,16 @@ public sealed class SiloHostOptions
     /// <summary>Apply pending schema scripts before joining the cluster.</summary>
     public bool ApplySchemaOnStart { get; set; } = true;
 
+    /// <summary>
+    /// Before joining, declare dead the Active members whose silo endpoint refuses connections
+    /// (see <see cref="RefusingSiloSweep"/>), so a restart after a crash does not wait minutes.
+    /// </summary>
+    public bool DeclareRefusingSilosDeadOnStart { get; set; } = true;
+
+    /// <summary>How long that start-up probe waits for each member to accept or refuse.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:00:30")]
+    public TimeSpan StartupProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long start-up waits for the database to become reachable.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan DatabaseWaitTimeout { get; set; } = TimeSpan.FromSeconds(60);

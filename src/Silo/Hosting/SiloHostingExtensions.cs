@@ -40,6 +40,7 @@ public static class SiloHostingExtensions
                 o.ConnectionString = connectionString;
             });
             silo.AddOrleansJobsServices(builder.Configuration, connectionString);
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RefusingSiloSweep>();
             silo.AddDashboard(o => builder.Configuration.GetSection("Dashboard").Bind(o));
         });
         return builder;

@@ -24,6 +24,25 @@ public sealed class SiloProcessTests(ProcessDatabaseFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task SilosJoiningAHealthyCluster_DeclareNoLiveMemberDead()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var first = cluster.StartSilo();
+        await cluster.WaitForActiveAsync(first);
+
+        var joiners = new[] { cluster.StartSilo(), cluster.StartSilo() };
+        foreach (var joiner in joiners)
+        {
+            await cluster.WaitForActiveAsync(joiner);
+        }
+
+        var rows = await cluster.MembershipAsync();
+        Assert.Equal(3, rows.Count);
+        Assert.All(rows, r => Assert.Equal(MembershipStatus.Active, r.Status));
+        Assert.All(joiners, j => Assert.DoesNotContain("declaring it dead", j.Process.Output(), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Sigterm_LeavesTheClusterGracefully_AndExitsCleanly()
     {
         await using var cluster = new ProcessCluster(fixture.Database);
