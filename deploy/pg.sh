@@ -55,7 +55,8 @@ install_postgres() {
 # As root, every server command runs as the postgres system user.
 as_owner() {
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    # From /, so the server never inherits a working directory it may not enter.
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -74,7 +75,10 @@ psql_local() {
   PGPASSWORD=$(cat "$PW_FILE") "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U "$DB_USER" "$@"
 }
 
+PREPARED=0
 prepare_data_root() {
+  [[ $PREPARED -eq 0 ]] || return 0
+  PREPARED=1
   mkdir -p "$DATA_ROOT"
   if [[ $(id -u) -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' system user (from the postgresql package)"
@@ -84,7 +88,7 @@ prepare_data_root() {
     if ! runuser -u postgres -- test -x "$DATA_ROOT"; then
       local alt
       alt="/var/lib/orleansjobs/$(echo -n "$ROOT" | sha256sum | cut -c1-12)"
-      say "$DATA_ROOT is not reachable by the postgres user; keeping the cluster in $alt"
+      [[ -L "$PGDATA_DIR" ]] || say "$DATA_ROOT is not reachable by the postgres user; keeping the cluster in $alt"
       mkdir -p "$alt"
       chown postgres:postgres "$alt"
       [[ -L "$PGDATA_DIR" || ! -e "$PGDATA_DIR" ]] || die "$PGDATA_DIR exists and is not a link"
@@ -190,10 +194,8 @@ cmd_url() {
 cmd_destroy() {
   cmd_stop
   prepare_data_root
-  local target
-  target=$(readlink -f "$PGDATA_DIR" || echo "$PGDATA_DIR")
-  say "deleting $target"
-  rm -rf "${target:?}" "$PGDATA_DIR" "$PW_FILE"
+  say "deleting $PGDATA_DIR"
+  rm -rf "${PGDATA_DIR:?}" "$DATA_ROOT/postgres" "$PW_FILE"
 }
 
 case "${1:-}" in
