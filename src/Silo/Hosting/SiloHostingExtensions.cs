@@ -1,7 +1,10 @@
 using System.Net;
+using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using OrleansJobs.Hosting;
+using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Storage;
 
 namespace OrleansJobs.Silo.Hosting;
@@ -67,6 +70,11 @@ public static class SiloHostingExtensions
             o.Invariant = OrleansJobsDatabase.Invariant;
             o.ConnectionString = connectionString;
         });
+
+        // Our own SQL (read model, handler effects) shares one pool per silo.
+        silo.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        silo.Services.AddSingleton<SyntheticEffectStore>();
+        silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
         return silo;
     }
 }

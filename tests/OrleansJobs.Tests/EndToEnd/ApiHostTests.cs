@@ -8,7 +8,7 @@ using OrleansJobs.Tests.Infrastructure;
 namespace OrleansJobs.Tests.EndToEnd;
 
 /// <summary>The real ApiHost process in front of real silo processes, over real HTTP.</summary>
-public sealed class ApiHostTests(ProcessDatabaseFixture fixture) : IClassFixture<ProcessDatabaseFixture>
+public sealed class ApiHostTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
     [Fact]
     public async Task Ready_WithTwoSilos_ReportsBothAndServesOpenApiAndDashboard()

@@ -3,7 +3,7 @@ using OrleansJobs.Tests.Infrastructure;
 namespace OrleansJobs.Tests.EndToEnd;
 
 /// <summary>The real silo process: membership through PostgreSQL, crashes, graceful stops, start-up errors.</summary>
-public sealed class SiloProcessTests(ProcessDatabaseFixture fixture) : IClassFixture<ProcessDatabaseFixture>
+public sealed class SiloProcessTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
     [Fact]
     public async Task TwoSilos_JoinThroughAdoNetMembership_AndAKilledSiloIsDeclaredDead()

@@ -1,12 +1,11 @@
-using OrleansJobs.Tests.Infrastructure;
 
-namespace OrleansJobs.Tests.EndToEnd;
+namespace OrleansJobs.Tests.Infrastructure;
 
 /// <summary>
-/// One migrated database shared by the process tests; each test runs its own cluster id on it,
-/// so clusters never see each other's membership rows.
+/// One migrated database shared by the tests of a class. Process tests run their own cluster id on it,
+/// so clusters never see each other's membership rows; handler tests use their own job ids.
 /// </summary>
-public sealed class ProcessDatabaseFixture : IAsyncLifetime
+public sealed class MigratedDatabaseFixture : IAsyncLifetime
 {
     private TestDatabase? _database;
 
@@ -14,7 +13,7 @@ public sealed class ProcessDatabaseFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _database = await PostgresServer.CreateDatabaseAsync("process");
+        _database = await PostgresServer.CreateDatabaseAsync("shared");
         await _database.ApplySchemaAsync();
     }
 

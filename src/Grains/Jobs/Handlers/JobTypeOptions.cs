@@ -1,0 +1,20 @@
+namespace OrleansJobs.Jobs.Handlers;
+
+/// <summary>How jobs of one type are run. Defaults follow the product's design card.</summary>
+public sealed class JobTypeOptions
+{
+    /// <summary>Most jobs of this type running at once, across the cluster; the rest wait in priority-then-FIFO order.</summary>
+    public int MaxConcurrent { get; set; } = 50;
+
+    /// <summary>Attempts before a failing job ends Failed (a submission may ask for another number).</summary>
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Checkpoint after this many items (a submission may override it).</summary>
+    public int CheckpointEveryItems { get; set; } = CheckpointPolicy.Default.EveryItems;
+
+    /// <summary>... or after this long, whichever comes first.</summary>
+    public TimeSpan CheckpointInterval { get; set; } = CheckpointPolicy.Default.Interval;
+
+    /// <summary>Longest a run may take before the watchdog calls it overdue; null: no limit.</summary>
+    public TimeSpan? MaxRunTime { get; set; }
+}
