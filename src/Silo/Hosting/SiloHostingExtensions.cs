@@ -4,6 +4,7 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Storage;
 
@@ -75,6 +76,10 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         silo.Services.AddSingleton<SyntheticEffectStore>();
         silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
+        silo.Services.AddSingleton<ProjectionWriter>();
+        silo.Services.Configure<ProjectionBatcherOptions>(configuration.GetSection("Projections"));
+        silo.Services.AddSingleton<ProjectionBatcher>();
+        silo.Services.AddHostedService(sp => sp.GetRequiredService<ProjectionBatcher>());
         return silo;
     }
 }

@@ -1,0 +1,120 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace OrleansJobs.Jobs.Projections;
+
+/// <summary>
+/// Writes index rows and journal entries of many jobs in two multi-row statements sent in one
+/// round trip (one implicit transaction, one commit). Safe to repeat: an index row replaces only
+/// an older version, and a journal entry already stored is skipped.
+/// </summary>
+public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
+{
+    private const string UpsertIndexSql = """
+        INSERT INTO job_index (job_id, job_type, status, priority, library_id, device_id, progress, processed, total,
+            owner_silo, attempt, recoveries, queued_reason, error, idempotency_key, created_at, run_after, started_at,
+            finished_at, last_progress_at, updated_at, state_version)
+        SELECT * FROM unnest(@job_id, @job_type, @status, @priority, @library_id, @device_id, @progress, @processed, @total,
+            @owner_silo, @attempt, @recoveries, @queued_reason, @error, @idempotency_key, @created_at, @run_after, @started_at,
+            @finished_at, @last_progress_at, @updated_at, @state_version)
+        ON CONFLICT (job_id) DO UPDATE SET
+            job_type = excluded.job_type, status = excluded.status, priority = excluded.priority,
+            library_id = excluded.library_id, device_id = excluded.device_id, progress = excluded.progress,
+            processed = excluded.processed, total = excluded.total, owner_silo = excluded.owner_silo,
+            attempt = excluded.attempt, recoveries = excluded.recoveries, queued_reason = excluded.queued_reason,
+            error = excluded.error, idempotency_key = excluded.idempotency_key, created_at = excluded.created_at,
+            run_after = excluded.run_after, started_at = excluded.started_at, finished_at = excluded.finished_at,
+            last_progress_at = excluded.last_progress_at, updated_at = excluded.updated_at,
+            state_version = excluded.state_version
+        WHERE job_index.state_version < excluded.state_version
+        """;
+
+    private const string InsertJournalSql = """
+        INSERT INTO job_journal (job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
+        SELECT * FROM unnest(@job_id, @seq, @at, @entry_type, @from_status, @to_status, @reason, @actor, @silo, @data)
+        ON CONFLICT (job_id, seq) DO NOTHING
+        """;
+
+    /// <summary>Writes everything given; returns how many index rows changed and journal entries were new.</summary>
+    public async Task<(int IndexRows, int JournalEntries)> WriteAsync(
+        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken)
+    {
+        // One statement may not update a row twice: keep each job's newest row.
+        var newest = rows.GroupBy(r => r.JobId, StringComparer.Ordinal).Select(g => g.MaxBy(r => r.StateVersion)!).ToList();
+        await using var batch = dataSource.CreateBatch();
+        if (newest.Count > 0)
+        {
+            batch.BatchCommands.Add(IndexCommand(newest));
+        }
+
+        if (entries.Count > 0)
+        {
+            batch.BatchCommands.Add(JournalCommand(entries));
+        }
+
+        if (batch.BatchCommands.Count == 0)
+        {
+            return (0, 0);
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        var indexRows = newest.Count > 0 ? batch.BatchCommands[0].RecordsAffected : 0;
+        var journalEntries = entries.Count > 0 ? batch.BatchCommands[^1].RecordsAffected : 0;
+        return (indexRows, journalEntries);
+    }
+
+    private static NpgsqlBatchCommand IndexCommand(List<JobIndexRow> rows)
+    {
+        var command = new NpgsqlBatchCommand(UpsertIndexSql);
+        var p = command.Parameters;
+        Text(p, "job_id", rows.Select(r => r.JobId));
+        Text(p, "job_type", rows.Select(r => r.JobType));
+        Text(p, "status", rows.Select(r => r.Status.ToString()));
+        p.Add(new NpgsqlParameter<int[]>("priority", [.. rows.Select(r => r.Priority)]));
+        Text(p, "library_id", rows.Select(r => r.LibraryId));
+        Text(p, "device_id", rows.Select(r => r.DeviceId));
+        p.Add(new NpgsqlParameter<double[]>("progress", [.. rows.Select(r => Math.Clamp(r.Progress, 0, 1))]));
+        p.Add(new NpgsqlParameter<long[]>("processed", [.. rows.Select(r => r.Processed)]));
+        p.Add(new NpgsqlParameter("total", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = rows.Select(r => r.Total).ToArray() });
+        Text(p, "owner_silo", rows.Select(r => r.OwnerSilo));
+        p.Add(new NpgsqlParameter<int[]>("attempt", [.. rows.Select(r => r.Attempt)]));
+        p.Add(new NpgsqlParameter<int[]>("recoveries", [.. rows.Select(r => r.Recoveries)]));
+        Text(p, "queued_reason", rows.Select(r => r.QueuedReason));
+        Text(p, "error", rows.Select(r => r.Error));
+        Text(p, "idempotency_key", rows.Select(r => r.IdempotencyKey));
+        Times(p, "created_at", rows.Select(r => (DateTimeOffset?)r.CreatedAt));
+        Times(p, "run_after", rows.Select(r => r.RunAfter));
+        Times(p, "started_at", rows.Select(r => r.StartedAt));
+        Times(p, "finished_at", rows.Select(r => r.FinishedAt));
+        Times(p, "last_progress_at", rows.Select(r => r.LastProgressAt));
+        Times(p, "updated_at", rows.Select(r => (DateTimeOffset?)r.UpdatedAt));
+        p.Add(new NpgsqlParameter<long[]>("state_version", [.. rows.Select(r => r.StateVersion)]));
+        return command;
+    }
+
+    private static NpgsqlBatchCommand JournalCommand(IReadOnlyCollection<JobJournalEntry> entries)
+    {
+        var command = new NpgsqlBatchCommand(InsertJournalSql);
+        var p = command.Parameters;
+        Text(p, "job_id", entries.Select(e => e.JobId));
+        p.Add(new NpgsqlParameter<long[]>("seq", [.. entries.Select(e => e.Seq)]));
+        Times(p, "at", entries.Select(e => (DateTimeOffset?)e.At));
+        Text(p, "entry_type", entries.Select(e => e.Type));
+        Text(p, "from_status", entries.Select(e => e.From?.ToString()));
+        Text(p, "to_status", entries.Select(e => e.To?.ToString()));
+        Text(p, "reason", entries.Select(e => e.Reason));
+        Text(p, "actor", entries.Select(e => e.Actor));
+        Text(p, "silo", entries.Select(e => e.Silo));
+        p.Add(new NpgsqlParameter("data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = entries.Select(e => e.DataJson).ToArray() });
+        return command;
+    }
+
+    private static void Text(NpgsqlParameterCollection parameters, string name, IEnumerable<string?> values) =>
+        parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.ToArray() });
+
+    private static void Times(NpgsqlParameterCollection parameters, string name, IEnumerable<DateTimeOffset?> values) =>
+        parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+        {
+            Value = values.Select(v => v?.UtcDateTime).ToArray(),
+        });
+}
