@@ -24,6 +24,7 @@ public enum JobAction
 }
 
 /// <summary>What a control action does to a job in a given status.</summary>
+[GenerateSerializer, Alias("OrleansJobs.JobActionKind")]
 public enum JobActionKind
 {
     /// <summary>The job moves to <see cref="JobActionOutcome.Target"/>.</summary>

@@ -1,0 +1,30 @@
+using Orleans.Concurrency;
+
+namespace OrleansJobs.Jobs;
+
+/// <summary>
+/// One job, keyed by its id. Single activation is the job's lock: every change of its state
+/// happens here, one request at a time, while its handler runs off the grain scheduler.
+/// </summary>
+[Alias("OrleansJobs.IJobGrain")]
+public interface IJobGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Creates the job and starts it, or returns the existing job when the same request was
+    /// submitted before under this id. Invalid requests create nothing.
+    /// </summary>
+    [Alias("Submit")]
+    Task<JobSubmitResult> SubmitAsync(JobSubmission submission);
+
+    /// <summary>The job as it is now, with live progress; null when no job has this id. Answers while the job runs.</summary>
+    [AlwaysInterleave, Alias("Get")]
+    Task<JobSnapshot?> GetAsync();
+
+    /// <summary>
+    /// Cancel, kill, pause, resume, restart or force-fail. A repeated request answers
+    /// <see cref="JobActionKind.AlreadyDone"/>; a request the current status forbids answers
+    /// <see cref="JobActionKind.Conflict"/> and changes nothing. Null job: no job has this id.
+    /// </summary>
+    [Alias("Control")]
+    Task<JobControlResult> ControlAsync(JobControl control);
+}

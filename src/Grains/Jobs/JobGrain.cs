@@ -1,0 +1,542 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using OrleansJobs.Hosting;
+using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Jobs.Projections;
+
+namespace OrleansJobs.Jobs;
+
+/// <summary>
+/// A job: its state machine, checkpoint and journal, and its run. The handler runs on the
+/// thread pool; it reaches this grain only through <see cref="IJobRun"/> calls, so every state
+/// change, whoever causes it, is one serialized request and one durable write. Journal entries
+/// and the index row go out through the silo's <see cref="ProjectionBatcher"/>.
+/// </summary>
+public sealed partial class JobGrain(
+    [PersistentState("job", OrleansJobsDatabase.JobStore)] IPersistentState<JobState> state,
+    JobHandlerRegistry handlers,
+    ProjectionBatcher projections,
+    ILocalSiloDetails silo,
+    TimeProvider time,
+    ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRun
+{
+    private const string System = "system";
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
+
+    private JobRunContext? _run;
+    private Task? _runTask;
+    private bool _startWhenDrained;
+    private IGrainTimer? _retryTimer;
+
+    private JobState State => state.State;
+
+    private string JobId => this.GetPrimaryKeyString();
+
+    private string SiloName => silo.SiloAddress.ToParsableString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (!State.Exists)
+        {
+            return;
+        }
+
+        if (State.Outbox.Count > 0)
+        {
+            Project();
+        }
+
+        // Persisted as running, but no run lives here: the activation that ran it is gone.
+        if (State.Status is JobStatus.Running or JobStatus.Cancelling)
+        {
+            await RecoverAsync(cancellationToken);
+        }
+        else if (State.Status == JobStatus.Queued && State.RetryAt is { } retryAt)
+        {
+            ScheduleRetry(retryAt);
+        }
+    }
+
+    async Task<JobSubmitResult> IJobGrain.SubmitAsync(JobSubmission submission)
+    {
+        var fingerprint = Fingerprint(submission);
+        if (State.Exists)
+        {
+            return string.Equals(State.RequestFingerprint, fingerprint, StringComparison.Ordinal)
+                ? new JobSubmitResult(JobSubmitOutcome.Existing, Snapshot(), [])
+                : new JobSubmitResult(JobSubmitOutcome.KeyConflict, Snapshot(), []);
+        }
+
+        if (!handlers.TryGet(submission.Type, out var registration))
+        {
+            var known = string.Join(", ", handlers.Names.Order(StringComparer.Ordinal));
+            return Invalid(new JobParameterError("type", $"unknown job type '{submission.Type}' (known: {known})"));
+        }
+
+        JsonElement parameters;
+        try
+        {
+            parameters = JsonDocument.Parse(submission.ParametersJson).RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            return Invalid(new JobParameterError("parameters", $"is not valid JSON: {ex.Message}"));
+        }
+
+        var errors = handlers.Create(registration).Validate(parameters).ToList();
+        errors.AddRange(ValidateOverrides(submission));
+        if (errors.Count > 0)
+        {
+            return new JobSubmitResult(JobSubmitOutcome.Invalid, null, errors);
+        }
+
+        var now = time.GetUtcNow();
+        State.Exists = true;
+        State.Type = submission.Type;
+        State.ParametersJson = parameters.GetRawText();
+        State.RequestFingerprint = fingerprint;
+        State.Priority = submission.Priority;
+        State.MaxAttempts = submission.MaxAttempts ?? registration.Options.MaxAttempts;
+        State.CheckpointEveryItems = submission.CheckpointEveryItems ?? registration.Options.CheckpointEveryItems;
+        State.CheckpointInterval = submission.CheckpointInterval ?? registration.Options.CheckpointInterval;
+        State.IdempotencyKey = submission.IdempotencyKey;
+        State.Status = JobStatus.Queued;
+        State.CreatedAt = now;
+        Journal("submitted", null, JobStatus.Queued, null, submission.Actor);
+
+        // Accepted and started in one durable write: the hot path is one commit.
+        BeginRun(newAttempt: true, "started", submission.Actor);
+        await SaveAsync();
+        Launch(registration);
+        return new JobSubmitResult(JobSubmitOutcome.Created, Snapshot(), []);
+    }
+
+    Task<JobSnapshot?> IJobGrain.GetAsync() => Task.FromResult(State.Exists ? Snapshot() : null);
+
+    async Task<JobControlResult> IJobGrain.ControlAsync(JobControl control)
+    {
+        if (!State.Exists)
+        {
+            return new JobControlResult(JobActionKind.Conflict, null);
+        }
+
+        var outcome = JobActions.Decide(State.Status, control.Action);
+        if (outcome.Kind != JobActionKind.Transition)
+        {
+            return new JobControlResult(outcome.Kind, Snapshot());
+        }
+
+        var from = State.Status;
+        var reason = control.Reason ?? control.Action.ToString().ToLowerInvariant();
+        switch (control.Action)
+        {
+            case JobAction.Cancel when from == JobStatus.Running:
+                // Graceful: the handler finishes its item; RunEnded makes it Cancelled.
+                Move(JobStatus.Cancelling, reason, control.Actor);
+                _run?.RequestStop();
+                break;
+            case JobAction.Pause when from == JobStatus.Running:
+                Move(JobStatus.Paused, reason, control.Actor);
+                _run?.RequestStop();
+                break;
+            case JobAction.Kill:
+            case JobAction.ForceFail:
+                // Immediate: a new epoch fences the abandoned run out before it is even told.
+                State.RunEpoch++;
+                State.Error = control.Action == JobAction.ForceFail ? reason : State.Error;
+                Finish(outcome.Target, control.Action == JobAction.Kill ? "killed" : "force-failed", reason, control.Actor);
+                AbandonRun();
+                break;
+            case JobAction.Resume:
+            case JobAction.Restart:
+                if (control.Action == JobAction.Restart)
+                {
+                    PrepareRestart(control.FromCheckpoint);
+                }
+
+                Move(JobStatus.Queued, reason, control.Actor);
+                State.FinishedAt = null;
+                State.Error = control.Action == JobAction.Restart ? null : State.Error;
+                if (_runTask is { IsCompleted: false })
+                {
+                    // The previous run is still finishing its item: start when it has ended.
+                    State.QueuedReason = "waiting for the previous run to stop";
+                    _startWhenDrained = true;
+                }
+                else
+                {
+                    await SaveAsync();
+                    await StartAsync(newAttempt: control.Action == JobAction.Restart, control.Actor);
+                    return new JobControlResult(JobActionKind.Transition, Snapshot());
+                }
+
+                break;
+            default:
+                // Queued or paused jobs have no run to wait for (cancel, pause of a queued job).
+                if (JobTransitions.IsTerminal(outcome.Target))
+                {
+                    Finish(outcome.Target, outcome.Target.ToString().ToLowerInvariant(), reason, control.Actor);
+                }
+                else
+                {
+                    Move(outcome.Target, reason, control.Actor);
+                }
+
+                CancelRetry();
+                break;
+        }
+
+        await SaveAsync();
+        return new JobControlResult(JobActionKind.Transition, Snapshot());
+    }
+
+    async Task<bool> IJobRun.CheckpointAsync(long epoch, JobCheckpoint checkpoint, JobProgress progress, IReadOnlyList<JobMessage> messages)
+    {
+        if (epoch != State.RunEpoch || State.Status is not (JobStatus.Running or JobStatus.Cancelling or JobStatus.Paused))
+        {
+            return false;
+        }
+
+        Record(checkpoint, progress, messages);
+        await SaveAsync();
+        return true;
+    }
+
+    async Task IJobRun.RunEndedAsync(long epoch, JobCheckpoint checkpoint, JobProgress progress, IReadOnlyList<JobMessage> messages, string? failure)
+    {
+        if (epoch != State.RunEpoch)
+        {
+            return; // a killed or replaced run: nothing it says counts
+        }
+
+        DisposeRun();
+        Record(checkpoint, progress, messages);
+        switch (State.Status)
+        {
+            case JobStatus.Running when failure is null:
+                Finish(JobStatus.Completed, "completed", null, System);
+                break;
+            case JobStatus.Running:
+                FailAttempt(failure);
+                break;
+            case JobStatus.Cancelling:
+                Finish(JobStatus.Cancelled, "cancelled", "the current item finished and the checkpoint was saved", System);
+                break;
+            case JobStatus.Paused:
+                EndAttempt("paused", null);
+                Journal("checkpoint_saved", null, null, "paused at an item boundary", System);
+                break;
+            case JobStatus.Queued when _startWhenDrained:
+                break;
+        }
+
+        await SaveAsync();
+        if (_startWhenDrained && State.Status == JobStatus.Queued)
+        {
+            _startWhenDrained = false;
+            await StartAsync(newAttempt: State.Attempts.Count == 0 || State.Attempts[^1].EndedAt is not null, System);
+        }
+    }
+
+    private void FailAttempt(string failure)
+    {
+        State.Error = failure;
+        if (State.Attempt < State.MaxAttempts)
+        {
+            var delay = TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, Math.Pow(2, State.Attempt - 1)));
+            EndAttempt("failed", failure);
+            Move(JobStatus.Queued, $"attempt {State.Attempt} failed: {failure}", System);
+            State.QueuedReason = $"retry {State.Attempt + 1} of {State.MaxAttempts} after {delay.TotalSeconds:0.#} s backoff";
+            State.RetryAt = time.GetUtcNow() + delay;
+            ScheduleRetry(State.RetryAt.Value);
+        }
+        else
+        {
+            Finish(JobStatus.Failed, "failed", $"attempt {State.Attempt} of {State.MaxAttempts} failed: {failure}", System);
+        }
+    }
+
+    private async Task StartAsync(bool newAttempt, string actor)
+    {
+        if (!handlers.TryGet(State.Type, out var registration))
+        {
+            State.Error = $"job type '{State.Type}' is not registered on silo {SiloName}";
+            Finish(JobStatus.Failed, "failed", State.Error, System);
+            await SaveAsync();
+            return;
+        }
+
+        BeginRun(newAttempt, "started", actor);
+        await SaveAsync();
+        Launch(registration);
+    }
+
+    private async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        var previousOwner = State.OwnerSilo;
+        State.Recoveries++;
+        var data = JsonSerializer.Serialize(new { previousSilo = previousOwner, checkpoint = State.Checkpoint.Cursor, processed = State.Checkpoint.Processed });
+        Journal("recovery", State.Status, State.Status, $"resumed from the checkpoint after the run on {previousOwner ?? "an unknown silo"} was lost", System, data);
+        if (State.Status == JobStatus.Cancelling)
+        {
+            // It was being cancelled when its silo died: the checkpoint is saved, so finish the cancel.
+            Finish(JobStatus.Cancelled, "cancelled", "cancel completed after recovery", System);
+            await SaveAsync();
+            return;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!handlers.TryGet(State.Type, out var registration))
+        {
+            State.Error = $"job type '{State.Type}' is not registered on silo {SiloName}";
+            Finish(JobStatus.Failed, "failed", State.Error, System);
+            await SaveAsync();
+            return;
+        }
+
+        State.RunEpoch++;
+        State.OwnerSilo = SiloName;
+        await SaveAsync();
+        Launch(registration);
+    }
+
+    private void BeginRun(bool newAttempt, string reason, string actor)
+    {
+        var now = time.GetUtcNow();
+        if (newAttempt)
+        {
+            State.Attempt++;
+            State.Attempts.Add(new JobAttempt(State.Attempt, now, null, null, null));
+        }
+
+        State.RunEpoch++;
+        State.RetryAt = null;
+        State.QueuedReason = null;
+        State.StartedAt ??= now;
+        State.OwnerSilo = SiloName;
+        Move(JobStatus.Running, reason, actor);
+    }
+
+    /// <summary>Starts the handler off the grain scheduler; it reports back through <see cref="IJobRun"/>.</summary>
+    private void Launch(JobTypeRegistration registration)
+    {
+        var parameters = JsonDocument.Parse(State.ParametersJson).RootElement.Clone();
+        var policy = new CheckpointPolicy(State.CheckpointEveryItems, State.CheckpointInterval);
+        var grain = this.AsReference<IJobRun>();
+        var run = new JobRunContext(JobId, State.Attempt, State.RunEpoch, parameters, State.Checkpoint, State.Progress, State.Messages, policy, grain, time);
+        var handler = handlers.Create(registration);
+        _run = run;
+        // Checkpoints and the end of the run are calls, which count as activity, but an item may take longer
+        // than the idle collection age: keep the activation while its run lives.
+        DelayDeactivation(TimeSpan.FromDays(365));
+        _runTask = Task.Run(async () =>
+        {
+            string? failure = null;
+            try
+            {
+                await handler.RunAsync(run);
+            }
+            catch (JobRunSupersededException)
+            {
+                return; // fenced out: the grain has moved on
+            }
+            catch (Exception ex)
+            {
+                failure = $"{ex.GetType().Name}: {ex.Message}";
+            }
+
+            try
+            {
+                await grain.RunEndedAsync(run.Epoch, run.Current(), run.Progress.Snapshot(), run.Messages, failure);
+            }
+            catch (Exception ex)
+            {
+                // The job's state is durable at its last checkpoint; recovery resumes from there.
+                LogRunEndLost(logger, ex, JobId, run.Epoch);
+            }
+        });
+    }
+
+    private void AbandonRun()
+    {
+        _run?.Abort();
+        DisposeRun();
+        CancelRetry();
+    }
+
+    private void DisposeRun()
+    {
+        _run = null;
+        DelayDeactivation(TimeSpan.Zero);
+    }
+
+    private void PrepareRestart(bool fromCheckpoint)
+    {
+        if (!fromCheckpoint)
+        {
+            State.Checkpoint = JobCheckpoint.Start;
+            State.Progress = JobProgress.None;
+        }
+
+        // The restart is a new attempt with a full budget of retries.
+        State.MaxAttempts = Math.Max(State.MaxAttempts, State.Attempt + 1);
+    }
+
+    private void Record(JobCheckpoint checkpoint, JobProgress progress, IReadOnlyList<JobMessage> messages)
+    {
+        State.Checkpoint = checkpoint;
+        State.Progress = progress;
+        State.Messages = [.. messages];
+        State.LastProgressAt = time.GetUtcNow();
+    }
+
+    private void Move(JobStatus to, string? reason, string actor)
+    {
+        var from = State.Status;
+        if (!JobTransitions.IsAllowed(from, to))
+        {
+            throw new InvalidOperationException($"job {JobId}: {from} -> {to} is not a legal transition");
+        }
+
+        State.Status = to;
+        Journal("state_change", from, to, reason, actor);
+    }
+
+    private void Finish(JobStatus to, string outcome, string? reason, string actor)
+    {
+        Move(to, reason, actor);
+        State.FinishedAt = time.GetUtcNow();
+        State.RetryAt = null;
+        State.QueuedReason = null;
+        EndAttempt(outcome, to == JobStatus.Failed ? State.Error : null);
+    }
+
+    private void EndAttempt(string outcome, string? error)
+    {
+        if (State.Attempts.Count > 0 && State.Attempts[^1].EndedAt is null)
+        {
+            State.Attempts[^1] = State.Attempts[^1] with { EndedAt = time.GetUtcNow(), Outcome = outcome, Error = error };
+        }
+    }
+
+    private void Journal(string type, JobStatus? from, JobStatus? to, string? reason, string actor, string? data = null) =>
+        State.Outbox.Add(new JobJournalEntry(JobId, ++State.JournalSeq, time.GetUtcNow(), type, from, to, reason, actor, SiloName, data));
+
+    private async Task SaveAsync()
+    {
+        State.Version++;
+        State.UpdatedAt = time.GetUtcNow();
+        await state.WriteStateAsync();
+        Project();
+    }
+
+    /// <summary>Sends the index row and unconfirmed journal entries to the batcher; confirmed entries leave the outbox.</summary>
+    private void Project()
+    {
+        var entries = State.Outbox.ToList();
+        var row = IndexRow();
+        _ = ConfirmAsync(projections.WriteAsync(row, entries), entries.Count > 0 ? entries[^1].Seq : 0);
+
+        async Task ConfirmAsync(Task written, long lastSeq)
+        {
+            try
+            {
+                await written;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                return; // stays in the outbox; the next write or activation sends it again
+            }
+
+            State.Outbox.RemoveAll(e => e.Seq <= lastSeq);
+        }
+    }
+
+    private JobIndexRow IndexRow()
+    {
+        var progress = _run?.Progress.Snapshot() ?? State.Progress;
+        return new JobIndexRow(
+            JobId, State.Type, State.Status, State.Priority, null, null, progress.Fraction, progress.Processed, progress.Total,
+            JobTransitions.IsTerminal(State.Status) ? null : State.OwnerSilo, State.Attempt, State.Recoveries, State.QueuedReason,
+            State.Error, State.IdempotencyKey, State.CreatedAt, State.RetryAt, State.StartedAt, State.FinishedAt,
+            State.LastProgressAt, State.UpdatedAt, State.Version);
+    }
+
+    private JobSnapshot Snapshot()
+    {
+        var run = _run;
+        return new JobSnapshot(
+            JobId, State.Type, State.Status, run?.Progress.Snapshot() ?? State.Progress, State.Attempt, State.MaxAttempts,
+            JobTransitions.IsTerminal(State.Status) ? null : State.OwnerSilo, State.CreatedAt, State.StartedAt, State.FinishedAt,
+            State.Error, State.QueuedReason, run?.Current() ?? State.Checkpoint, run?.Messages ?? State.Messages, State.Attempts.ToList(),
+            State.Priority, State.IdempotencyKey, State.Recoveries, State.Version, State.ParametersJson);
+    }
+
+    private void ScheduleRetry(DateTimeOffset at)
+    {
+        CancelRetry();
+        var due = at - time.GetUtcNow();
+        _retryTimer = this.RegisterGrainTimer(RetryAsync, new GrainTimerCreationOptions
+        {
+            DueTime = due < TimeSpan.Zero ? TimeSpan.Zero : due,
+            Period = Timeout.InfiniteTimeSpan,
+            KeepAlive = true,
+        });
+    }
+
+    private async Task RetryAsync(CancellationToken cancellationToken)
+    {
+        CancelRetry();
+        if (State.Status == JobStatus.Queued && State.RetryAt is not null && _runTask is not { IsCompleted: false })
+        {
+            await StartAsync(newAttempt: true, System);
+        }
+    }
+
+    private void CancelRetry()
+    {
+        _retryTimer?.Dispose();
+        _retryTimer = null;
+    }
+
+    private static JobSubmitResult Invalid(JobParameterError error) => new(JobSubmitOutcome.Invalid, null, [error]);
+
+    private static IEnumerable<JobParameterError> ValidateOverrides(JobSubmission submission)
+    {
+        if (submission.MaxAttempts is < 1 or > 100)
+        {
+            yield return new("maxAttempts", "must be from 1 to 100");
+        }
+
+        if (submission.CheckpointEveryItems is < 1 or > 1_000_000)
+        {
+            yield return new("checkpoint.everyItems", "must be from 1 to 1000000");
+        }
+
+        if (submission.CheckpointInterval is { } interval && (interval < TimeSpan.FromMilliseconds(100) || interval > TimeSpan.FromHours(1)))
+        {
+            yield return new("checkpoint.intervalMs", "must be from 100 to 3600000");
+        }
+    }
+
+    private static string Fingerprint(JobSubmission s)
+    {
+        var parameters = s.ParametersJson;
+        try
+        {
+            parameters = JsonDocument.Parse(s.ParametersJson).RootElement.GetRawText();
+        }
+        catch (JsonException)
+        {
+            // Invalid JSON is refused later; fingerprint the text as given.
+        }
+
+        var text = string.Join('\n', s.Type, parameters, s.Priority, s.MaxAttempts, s.CheckpointEveryItems, s.CheckpointInterval?.Ticks);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the end of run {Epoch} could not be reported; recovery resumes from the last checkpoint")]
+    private static partial void LogRunEndLost(ILogger logger, Exception exception, string jobId, long epoch);
+}

@@ -1,0 +1,130 @@
+using System.Text.Json;
+using OrleansJobs.Jobs.Handlers;
+
+namespace OrleansJobs.Jobs;
+
+/// <summary>
+/// The context of one run, used from the handler's thread. Progress and messages live here
+/// (the grain reads them for status queries); checkpoints go to the grain as calls carrying
+/// the run's epoch.
+/// </summary>
+internal sealed class JobRunContext : IJobContext, IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly IJobRun _grain;
+    private readonly CheckpointPolicy _policy;
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new();
+    private readonly JobMessageLog _messages;
+    private string? _cursor;
+    private Dictionary<string, long> _counters;
+    private long _itemsSinceCheckpoint;
+    private long _lastCheckpointAt;
+
+    public JobRunContext(
+        string jobId, int attempt, long epoch, JsonElement parameters, JobCheckpoint checkpoint, JobProgress progress,
+        IEnumerable<JobMessage> messages, CheckpointPolicy policy, IJobRun grain, TimeProvider time)
+    {
+        JobId = jobId;
+        Attempt = attempt;
+        Epoch = epoch;
+        Parameters = parameters;
+        Checkpoint = checkpoint;
+        _grain = grain;
+        _policy = policy;
+        _time = time;
+        _cursor = checkpoint.Cursor;
+        _counters = new Dictionary<string, long>(checkpoint.Counters);
+        Progress = new JobProgressTracker(checkpoint.Processed, progress.Total);
+        _messages = new JobMessageLog(time: time);
+        foreach (var message in messages)
+        {
+            _messages.Add(message.Level, message.Text);
+        }
+
+        _lastCheckpointAt = time.GetTimestamp();
+    }
+
+    public string JobId { get; }
+
+    public int Attempt { get; }
+
+    public long Epoch { get; }
+
+    public JsonElement Parameters { get; }
+
+    public JobCheckpoint Checkpoint { get; }
+
+    public CancellationToken StopRequested => _stop.Token;
+
+    public CancellationToken Aborted => _abort.Token;
+
+    public JobProgressTracker Progress { get; }
+
+    public IReadOnlyList<JobMessage> Messages => _messages.Snapshot();
+
+    public void RequestStop() => Cancel(_stop);
+
+    public void Abort()
+    {
+        Cancel(_stop);
+        Cancel(_abort);
+    }
+
+    public async ValueTask ItemDoneAsync(string cursor, IReadOnlyDictionary<string, long>? counters = null)
+    {
+        JobCheckpoint? due = null;
+        var processed = Progress.AddProcessed();
+        lock (_lock)
+        {
+            _cursor = cursor;
+            if (counters is not null)
+            {
+                _counters = new Dictionary<string, long>(counters);
+            }
+
+            _itemsSinceCheckpoint++;
+            if (_policy.IsDue(_itemsSinceCheckpoint, _time.GetElapsedTime(_lastCheckpointAt)))
+            {
+                due = new JobCheckpoint(_cursor, processed, new Dictionary<string, long>(_counters));
+                _itemsSinceCheckpoint = 0;
+                _lastCheckpointAt = _time.GetTimestamp();
+            }
+        }
+
+        if (due is not null && !await _grain.CheckpointAsync(Epoch, due, Progress.Snapshot(), Messages))
+        {
+            throw new JobRunSupersededException(JobId, Epoch);
+        }
+    }
+
+    public void Log(JobMessageLevel level, string text) => _messages.Add(level, text);
+
+    /// <summary>Where the run stands now: what the grain persists when the run ends.</summary>
+    public JobCheckpoint Current()
+    {
+        lock (_lock)
+        {
+            return new JobCheckpoint(_cursor, Progress.Snapshot().Processed, new Dictionary<string, long>(_counters));
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Dispose();
+        _abort.Dispose();
+    }
+
+    private static void Cancel(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run already ended.
+        }
+    }
+}

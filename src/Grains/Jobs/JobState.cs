@@ -1,0 +1,72 @@
+namespace OrleansJobs.Jobs;
+
+/// <summary>
+/// A job's durable state in the <c>jobs</c> store: the checkpoint. Stored as JSON, so the
+/// property names are the on-disk format: add properties, never rename or retype them.
+/// </summary>
+public sealed class JobState
+{
+    public bool Exists { get; set; }
+
+    public string Type { get; set; } = "";
+
+    public string ParametersJson { get; set; } = "{}";
+
+    /// <summary>SHA-256 of the submission, to tell a repeated request from a different one under the same key.</summary>
+    public string RequestFingerprint { get; set; } = "";
+
+    public int Priority { get; set; }
+
+    public int MaxAttempts { get; set; }
+
+    public int CheckpointEveryItems { get; set; }
+
+    public TimeSpan CheckpointInterval { get; set; }
+
+    public string? IdempotencyKey { get; set; }
+
+    public JobStatus Status { get; set; }
+
+    public string? QueuedReason { get; set; }
+
+    public string? Error { get; set; }
+
+    public int Attempt { get; set; }
+
+    /// <summary>Fencing token of the current run; a new run or a kill increments it.</summary>
+    public long RunEpoch { get; set; }
+
+    /// <summary>When a failed attempt is retried.</summary>
+    public DateTimeOffset? RetryAt { get; set; }
+
+    public JobCheckpoint Checkpoint { get; set; } = JobCheckpoint.Start;
+
+    public JobProgress Progress { get; set; } = JobProgress.None;
+
+    public List<JobMessage> Messages { get; set; } = [];
+
+    public List<JobAttempt> Attempts { get; set; } = [];
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    public DateTimeOffset? LastProgressAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public string? OwnerSilo { get; set; }
+
+    public int Recoveries { get; set; }
+
+    /// <summary>Incremented by every write; the index row carries it so older rows never win.</summary>
+    public long Version { get; set; }
+
+    /// <summary>Sequence number of the last journal entry.</summary>
+    public long JournalSeq { get; set; }
+
+    /// <summary>Journal entries durable here but not yet confirmed in <c>job_journal</c>.</summary>
+    public List<JobJournalEntry> Outbox { get; set; } = [];
+}
