@@ -10,5 +10,6 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapOpenApi();
 app.MapHealthApi();
+app.MapJobsApi();
 app.MapOrleansDashboard("/dashboard");
 app.Run();

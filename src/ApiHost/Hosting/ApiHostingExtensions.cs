@@ -1,6 +1,7 @@
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using OrleansJobs.ApiHost.Apis;
 using OrleansJobs.Hosting;
 
 namespace OrleansJobs.ApiHost.Hosting;
@@ -41,6 +42,8 @@ public static class ApiHostingExtensions
         });
 
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<UnavailableExceptionHandler>();
+        builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "OrleansJobs API";

@@ -25,9 +25,10 @@ public sealed partial class JobGrain(
     private const string System = "system";
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
 
+    // The live run, until it reports its end (RunEnded) or is fenced out (kill). Whether a run
+    // is still draining is judged by this, never by its task: the task outlives the report.
     private JobRunContext? _run;
-    private Task? _runTask;
-    private bool _startWhenDrained;
+    private bool? _startWhenDrained; // set: start when the draining run has ended (value: as a new attempt)
     private IGrainTimer? _retryTimer;
 
     private JobState State => state.State;
@@ -159,11 +160,11 @@ public sealed partial class JobGrain(
                 Move(JobStatus.Queued, reason, control.Actor);
                 State.FinishedAt = null;
                 State.Error = control.Action == JobAction.Restart ? null : State.Error;
-                if (_runTask is { IsCompleted: false })
+                if (_run is not null)
                 {
                     // The previous run is still finishing its item: start when it has ended.
                     State.QueuedReason = "waiting for the previous run to stop";
-                    _startWhenDrained = true;
+                    _startWhenDrained = control.Action == JobAction.Restart;
                 }
                 else
                 {
@@ -194,7 +195,9 @@ public sealed partial class JobGrain(
 
     async Task<bool> IJobRun.CheckpointAsync(long epoch, JobCheckpoint checkpoint, JobProgress progress, IReadOnlyList<JobMessage> messages)
     {
-        if (epoch != State.RunEpoch || State.Status is not (JobStatus.Running or JobStatus.Cancelling or JobStatus.Paused))
+        // Only the fencing token decides. The status may already say Paused or Queued (a resume
+        // waiting for this run to drain); the live run's checkpoints still count.
+        if (epoch != State.RunEpoch || _run is null || _run.Epoch != epoch)
         {
             return false;
         }
@@ -225,18 +228,16 @@ public sealed partial class JobGrain(
                 Finish(JobStatus.Cancelled, "cancelled", "the current item finished and the checkpoint was saved", System);
                 break;
             case JobStatus.Paused:
-                EndAttempt("paused", null);
+                // Still the same attempt: a resume continues it.
                 Journal("checkpoint_saved", null, null, "paused at an item boundary", System);
-                break;
-            case JobStatus.Queued when _startWhenDrained:
                 break;
         }
 
         await SaveAsync();
-        if (_startWhenDrained && State.Status == JobStatus.Queued)
+        if (_startWhenDrained is { } newAttempt && State.Status == JobStatus.Queued)
         {
-            _startWhenDrained = false;
-            await StartAsync(newAttempt: State.Attempts.Count == 0 || State.Attempts[^1].EndedAt is not null, System);
+            _startWhenDrained = null;
+            await StartAsync(newAttempt, System);
         }
     }
 
@@ -331,7 +332,7 @@ public sealed partial class JobGrain(
         // Checkpoints and the end of the run are calls, which count as activity, but an item may take longer
         // than the idle collection age: keep the activation while its run lives.
         DelayDeactivation(TimeSpan.FromDays(365));
-        _runTask = Task.Run(async () =>
+        _ = Task.Run(async () =>
         {
             string? failure = null;
             try
@@ -340,7 +341,7 @@ public sealed partial class JobGrain(
             }
             catch (JobRunSupersededException)
             {
-                return; // fenced out: the grain has moved on
+                // Fenced out. The end is still reported below; the grain ignores it for a superseded epoch.
             }
             catch (Exception ex)
             {
@@ -355,6 +356,11 @@ public sealed partial class JobGrain(
             {
                 // The job's state is durable at its last checkpoint; recovery resumes from there.
                 LogRunEndLost(logger, ex, JobId, run.Epoch);
+            }
+            finally
+            {
+                // The run owns its context: only now can nobody use its tokens any more.
+                run.Dispose();
             }
         });
     }
@@ -489,7 +495,7 @@ public sealed partial class JobGrain(
     private async Task RetryAsync(CancellationToken cancellationToken)
     {
         CancelRetry();
-        if (State.Status == JobStatus.Queued && State.RetryAt is not null && _runTask is not { IsCompleted: false })
+        if (State.Status == JobStatus.Queued && State.RetryAt is not null && _run is null)
         {
             await StartAsync(newAttempt: true, System);
         }

@@ -168,6 +168,24 @@ public sealed class JobGrainTests(AdoNetClusterFixture fixture)
     }
 
     [Fact]
+    public async Task PauseThenResumeAtOnce_WhileTheItemDrains_StartsOnlyAfterTheOldRunEnded()
+    {
+        var (id, grain) = NewJob();
+        await grain.SubmitAsync(Synthetic("""{"items": 30, "itemMs": 100}"""));
+        await WaitForProcessedAsync(grain, 2);
+
+        // No wait between the two: the paused run is still finishing its item when resume arrives.
+        await grain.ControlAsync(Control(JobAction.Pause));
+        var resume = await grain.ControlAsync(Control(JobAction.Resume));
+
+        Assert.Equal(JobActionKind.Transition, resume.Kind);
+        var done = await WaitForStatusAsync(grain, JobStatus.Completed);
+        Assert.Equal(1, done.Attempt);
+        Assert.Equal(30, await EffectsAsync(id));
+        Assert.Equal(0, await RedoneAsync(id));
+    }
+
+    [Fact]
     public async Task AFailingItem_IsRetriedFromTheCheckpoint_ThenTheJobFailsWithItsHistory()
     {
         var (id, grain) = NewJob();

@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
+
+namespace OrleansJobs.ApiHost.Hosting;
+
+/// <summary>
+/// A request that could not reach the cluster or the database answers 503 with a problem body
+/// (retry later), not 500: nothing was decided, and nothing stored was changed by this request.
+/// </summary>
+public sealed class UnavailableExceptionHandler(IProblemDetailsService problems, ILogger<UnavailableExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var dependency = exception switch
+        {
+            NpgsqlException => "database",
+            TimeoutException or OrleansException or OperationCanceledException when !httpContext.RequestAborted.IsCancellationRequested => "cluster",
+            _ => null,
+        };
+        if (dependency is null)
+        {
+            return false;
+        }
+
+        logger.LogWarning("{Method} {Path}: {Dependency} unavailable ({Error}: {Message})",
+            httpContext.Request.Method, httpContext.Request.Path, dependency, exception.GetType().Name, exception.Message);
+        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        httpContext.Response.Headers.RetryAfter = "1";
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = $"The {dependency} is unavailable",
+                Detail = $"The request could not reach the {dependency}; retry shortly. Whether a submitted job was created can be " +
+                    "checked by repeating the request with the same idempotency key.",
+            },
+        });
+    }
+}
