@@ -163,7 +163,7 @@ public static class JobsApi
                 title: $"Cannot {action} a {result.Job.Status} job",
                 detail: $"Job {id} is {result.Job.Status}; {action} is not possible in that state. Nothing was changed.",
                 statusCode: StatusCodes.Status409Conflict,
-                extensions: new Dictionary<string, object?> { ["status"] = result.Job.Status.ToString(), ["jobId"] = id })
+                extensions: new Dictionary<string, object?> { ["jobStatus"] = result.Job.Status.ToString(), ["jobId"] = id })
             : TypedResults.Ok(JobResponse.From(result.Job));
     }
 

@@ -176,7 +176,8 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
         using var pause = await PostJsonAsync($"/api/jobs/{id}/pause", "");
         Assert.Equal(HttpStatusCode.Conflict, pause.StatusCode);
         var problem = await pause.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("Cancelled", problem.GetProperty("status").GetString());
+        Assert.Equal("Cancelled", problem.GetProperty("jobStatus").GetString());
+        Assert.Equal(409, problem.GetProperty("status").GetInt32());
         using var badBody = await PostJsonAsync($"/api/jobs/{id}/restart", """{"fromCheckpoint": "yes"}""");
         Assert.Equal(HttpStatusCode.BadRequest, badBody.StatusCode);
         using var badFormat = await Http.GetAsync(new Uri($"/api/jobs/{id}/journal?format=xml", UriKind.Relative));
