@@ -65,6 +65,14 @@ public static class JobsApi
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapGet("/", List)
+            .WithName("ListJobs")
+            .WithSummary("List jobs, newest first, from the job index")
+            .WithDescription("Filters: status (repeatable or comma-separated), type, createdFrom/createdTo (ISO 8601), stuck=true (running " +
+                "without progress for Api:StuckAfter), interrupted=true (active jobs whose silo is no longer an active member). limit 1-500 " +
+                "(default 50); cursor: the nextCursor of the previous page. The index trails the live job by at most one checkpoint.")
+            .Produces<JobPage>()
+            .ProducesValidationProblem();
         jobs.MapGet("/{id}", Get)
             .WithName("GetJob")
             .WithSummary("A job with its live progress, checkpoint, messages and attempts")
@@ -126,6 +134,12 @@ public static class JobsApi
                 extensions: new Dictionary<string, object?> { ["jobId"] = id }),
             _ => Invalid(result.Errors.Select(e => new FieldError(e.Field, e.Message))),
         };
+    }
+
+    public static async Task<IResult> List(HttpRequest request, JobListing listing, CancellationToken cancellationToken)
+    {
+        var (filter, errors) = JobListing.Parse(request.Query);
+        return filter is null ? Invalid(errors) : TypedResults.Ok(await listing.QueryAsync(filter, cancellationToken));
     }
 
     public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> Get(string id, IClusterClient cluster)

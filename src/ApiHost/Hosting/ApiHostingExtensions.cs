@@ -51,6 +51,7 @@ public static class ApiHostingExtensions
             return Task.CompletedTask;
         }));
         builder.Services.AddSingleton<ReadinessProbe>();
+        builder.Services.AddSingleton<JobListing>();
         return builder;
     }
 

@@ -145,6 +145,61 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
     }
 
     [Fact]
+    public async Task List_FiltersByStatusAndTime_AndPagesNewestFirstWithACursor()
+    {
+        var since = Uri.EscapeDataString((await fixture.Database.ScalarAsync<DateTime>("SELECT clock_timestamp()")).ToString("O"));
+        var quick = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            using var created = await PostJsonAsync("/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}}""");
+            quick.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        }
+
+        using var longJob = await PostJsonAsync("/api/jobs", """{"type": "synthetic", "parameters": {"items": 1000, "itemMs": 50}}""");
+        var longId = (await longJob.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        await Wait.UntilAsync("the index to list the five quick jobs as Completed", async () =>
+            (await ListAsync($"status=Completed&createdFrom={since}&limit=100")).GetProperty("items").GetArrayLength() == 5);
+
+        var seen = new List<string>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = await ListAsync($"status=Completed&createdFrom={since}&limit=2" + (cursor is null ? "" : $"&cursor={cursor}"));
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(j => j.GetProperty("id").GetString()!));
+            cursor = page.GetProperty("nextCursor").GetString();
+            pages++;
+        }
+        while (cursor is not null && pages < 10);
+
+        Assert.Equal(3, pages);
+        Assert.Equal(Enumerable.Reverse(quick), seen);
+        var running = await ListAsync($"status=Running,Queued&createdFrom={since}");
+        Assert.Equal(longId, Assert.Single(running.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        // Its silo is alive: the job is not interrupted.
+        Assert.Equal(0, (await ListAsync($"interrupted=true&createdFrom={since}")).GetProperty("items").GetArrayLength());
+        using var kill = await PostJsonAsync($"/api/jobs/{longId}/kill", "");
+        Assert.Equal(HttpStatusCode.OK, kill.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("status=Runing", "status")]
+    [InlineData("status=3", "status")]
+    [InlineData("limit=0", "limit")]
+    [InlineData("limit=501", "limit")]
+    [InlineData("cursor=not-a-cursor", "cursor")]
+    [InlineData("createdFrom=yesterday", "createdFrom")]
+    [InlineData("stuck=maybe", "stuck")]
+    public async Task List_BadQuery_Is400NamingTheParameter(string query, string field)
+    {
+        using var response = await Http.GetAsync(new Uri($"/api/jobs?{query}", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}' in {problem}");
+    }
+
+    [Fact]
     public async Task UnknownJob_Is404_ForReadsActionsAndJournal()
     {
         var id = Guid.NewGuid().ToString();
@@ -183,6 +238,9 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
         using var badFormat = await Http.GetAsync(new Uri($"/api/jobs/{id}/journal?format=xml", UriKind.Relative));
         Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
     }
+
+    private async Task<JsonElement> ListAsync(string query) =>
+        await Http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs?{query}", UriKind.Relative));
 
     private async Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>
         await Http.PostAsync(new Uri(path, UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
