@@ -14,4 +14,8 @@ public interface IJobRun : IGrainWithStringKey
     /// <summary>Run <paramref name="epoch"/> ended: its handler returned (<paramref name="failure"/> null) or threw.</summary>
     [Alias("RunEnded")]
     Task RunEndedAsync(long epoch, JobCheckpoint checkpoint, JobProgress progress, IReadOnlyList<JobMessage> messages, string? failure);
+
+    /// <summary>The job's type admission granted it a run slot: start if still waiting for one, else give it back.</summary>
+    [Alias("Admitted")]
+    Task AdmittedAsync();
 }

@@ -107,10 +107,21 @@ public sealed partial class JobGrain(
         State.CreatedAt = now;
         Journal("submitted", null, JobStatus.Queued, null, submission.Actor);
 
-        // Accepted and started in one durable write: the hot path is one commit.
-        BeginRun(newAttempt: true, "started", submission.Actor);
-        await SaveAsync();
-        Launch(registration);
+        var ticket = await Admission.RequestAsync(JobId, State.Priority, now);
+        if (ticket.Granted)
+        {
+            // Accepted and started in one durable write: the hot path is one commit.
+            BeginRun(newAttempt: true, "started", submission.Actor);
+            await SaveAsync();
+            Launch(registration);
+        }
+        else
+        {
+            State.StartAsNewAttempt = true;
+            State.QueuedReason = WaitingReason(ticket);
+            await SaveAsync();
+        }
+
         return new JobSubmitResult(JobSubmitOutcome.Created, Snapshot(), []);
     }
 
@@ -169,7 +180,7 @@ public sealed partial class JobGrain(
                 else
                 {
                     await SaveAsync();
-                    await StartAsync(newAttempt: control.Action == JobAction.Restart, control.Actor);
+                    await TryStartAsync(newAttempt: control.Action == JobAction.Restart, control.Actor);
                     return new JobControlResult(JobActionKind.Transition, Snapshot());
                 }
 
@@ -190,7 +201,20 @@ public sealed partial class JobGrain(
         }
 
         await SaveAsync();
+        await SyncSlotAsync();
         return new JobControlResult(JobActionKind.Transition, Snapshot());
+    }
+
+    async Task IJobRun.AdmittedAsync()
+    {
+        if (State.Exists && State.Status == JobStatus.Queued && State.RetryAt is null && _run is null)
+        {
+            await StartAsync(State.StartAsNewAttempt, System);
+        }
+        else if (!State.Exists || State.Status is not (JobStatus.Running or JobStatus.Cancelling))
+        {
+            await Admission.ReleaseAsync(JobId);
+        }
     }
 
     async Task<bool> IJobRun.CheckpointAsync(long epoch, JobCheckpoint checkpoint, JobProgress progress, IReadOnlyList<JobMessage> messages)
@@ -236,8 +260,13 @@ public sealed partial class JobGrain(
         await SaveAsync();
         if (_startWhenDrained is { } newAttempt && State.Status == JobStatus.Queued)
         {
+            // This run's slot passes to the next run of the same job.
             _startWhenDrained = null;
-            await StartAsync(newAttempt, System);
+            await TryStartAsync(newAttempt, System);
+        }
+        else
+        {
+            await SyncSlotAsync();
         }
     }
 
@@ -266,6 +295,7 @@ public sealed partial class JobGrain(
             State.Error = $"job type '{State.Type}' is not registered on silo {SiloName}";
             Finish(JobStatus.Failed, "failed", State.Error, System);
             await SaveAsync();
+            await SyncSlotAsync();
             return;
         }
 
@@ -297,11 +327,51 @@ public sealed partial class JobGrain(
             return;
         }
 
+        var ticket = await Admission.RequestAsync(JobId, State.Priority, time.GetUtcNow());
+        if (!ticket.Granted)
+        {
+            // The type's slots were given away meanwhile: wait for one, then continue this attempt.
+            Move(JobStatus.Queued, "recovered; waiting for a slot", System);
+            State.StartAsNewAttempt = false;
+            State.QueuedReason = WaitingReason(ticket);
+            await SaveAsync();
+            return;
+        }
+
         State.RunEpoch++;
         State.OwnerSilo = SiloName;
         await SaveAsync();
         Launch(registration);
     }
+
+    /// <summary>Starts the job if its type has a free slot; otherwise it waits in the type's queue.</summary>
+    private async Task TryStartAsync(bool newAttempt, string actor)
+    {
+        var ticket = await Admission.RequestAsync(JobId, State.Priority, time.GetUtcNow());
+        if (ticket.Granted)
+        {
+            await StartAsync(newAttempt, actor);
+            return;
+        }
+
+        State.StartAsNewAttempt = newAttempt;
+        State.QueuedReason = WaitingReason(ticket);
+        await SaveAsync();
+    }
+
+    /// <summary>Gives the type's slot back (or leaves its queue) unless the job still runs or waits for a slot.</summary>
+    private Task SyncSlotAsync()
+    {
+        var holdsOrWaits = State.Status is JobStatus.Running or JobStatus.Cancelling
+            || _run is not null // a run still draining keeps its slot until it has ended
+            || (State.Status == JobStatus.Queued && State.RetryAt is null);
+        return holdsOrWaits ? Task.CompletedTask : Admission.ReleaseAsync(JobId);
+    }
+
+    private IJobAdmissionGrain Admission => GrainFactory.GetGrain<IJobAdmissionGrain>(State.Type);
+
+    private string WaitingReason(AdmissionTicket ticket) =>
+        $"waiting for a slot: {ticket.Running} of {ticket.Limit} '{State.Type}' jobs running, position {ticket.Position} in the queue";
 
     private void BeginRun(bool newAttempt, string reason, string actor)
     {
@@ -497,7 +567,8 @@ public sealed partial class JobGrain(
         CancelRetry();
         if (State.Status == JobStatus.Queued && State.RetryAt is not null && _run is null)
         {
-            await StartAsync(newAttempt: true, System);
+            State.RetryAt = null;
+            await TryStartAsync(newAttempt: true, System);
         }
     }
 

@@ -36,6 +36,9 @@ public sealed class JobState
     /// <summary>Fencing token of the current run; a new run or a kill increments it.</summary>
     public long RunEpoch { get; set; }
 
+    /// <summary>Whether the start this queued job waits for begins a new attempt (submit, restart, retry) or continues one (resume, recovery).</summary>
+    public bool StartAsNewAttempt { get; set; }
+
     /// <summary>When a failed attempt is retried.</summary>
     public DateTimeOffset? RetryAt { get; set; }
 

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using OrleansJobs.Hosting;
+using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Silo.Hosting;
 using OrleansJobs.Tests.TestGrains;
 
@@ -14,6 +16,11 @@ namespace OrleansJobs.Tests.Infrastructure;
 /// </summary>
 public sealed class AdoNetClusterFixture : IAsyncLifetime
 {
+    /// <summary>The synthetic handler under a second name with only <see cref="LimitedSlots"/> run slots.</summary>
+    public const string LimitedType = "synthetic-limited";
+
+    public const int LimitedSlots = 3;
+
     private TestDatabase? _database;
     private TestCluster? _cluster;
 
@@ -68,6 +75,8 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
             // Reminders below the production minimum keep the watchdog tests short.
             siloBuilder.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             siloBuilder.Services.AddSingleton(new TickLog(connectionString));
+            // A type with few slots, to see admission order and limits.
+            siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(LimitedType, o => o.MaxConcurrent = LimitedSlots);
         }
     }
 
