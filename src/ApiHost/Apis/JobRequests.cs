@@ -12,8 +12,10 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="MaxAttempts">Attempts before the job fails; 1 to 100, default per type (3).</param>
 /// <param name="Checkpoint">Checkpoint override: every N items or T milliseconds.</param>
 /// <param name="IdempotencyKey">Same key, same job: repeats return the existing job (also as header <c>Idempotency-Key</c>).</param>
+/// <param name="RunAfter">Do not start before this time (ISO 8601 with offset, under a year ahead); the job waits Queued.</param>
 public sealed record SubmitJobRequest(
-    string Type, JsonElement? Parameters, int? Priority, int? MaxAttempts, CheckpointOverride? Checkpoint, string? IdempotencyKey);
+    string Type, JsonElement? Parameters, int? Priority, int? MaxAttempts, CheckpointOverride? Checkpoint, string? IdempotencyKey,
+    DateTimeOffset? RunAfter);
 
 /// <summary>Checkpoint cadence of one job.</summary>
 public sealed record CheckpointOverride(int? EveryItems, int? IntervalMs);
@@ -80,7 +82,7 @@ public static class JobRequests
             return (null, errors);
         }
 
-        string[] known = ["type", "parameters", "priority", "maxAttempts", "checkpoint", "idempotencyKey"];
+        string[] known = ["type", "parameters", "priority", "maxAttempts", "checkpoint", "idempotencyKey", "runAfter"];
         foreach (var property in root.EnumerateObject().Where(p => Array.IndexOf(known, p.Name) < 0))
         {
             errors.Add(new(property.Name, $"is not a field of a job submission (known: {string.Join(", ", known)})"));
@@ -117,6 +119,19 @@ public static class JobRequests
             }
         }
 
+        DateTimeOffset? runAfter = null;
+        if (root.TryGetProperty("runAfter", out var after) && after.ValueKind != JsonValueKind.Null)
+        {
+            if (after.ValueKind == JsonValueKind.String && after.TryGetDateTimeOffset(out var at) && at < DateTimeOffset.UtcNow.AddYears(1))
+            {
+                runAfter = at;
+            }
+            else
+            {
+                errors.Add(new("runAfter", "must be an ISO 8601 date and time with offset, less than a year ahead"));
+            }
+        }
+
         var bodyKey = String(root, "idempotencyKey", errors, required: false, maxLength: MaxIdempotencyKeyLength);
         if (headerKey is not null && headerKey.Length is 0 or > MaxIdempotencyKeyLength)
         {
@@ -135,7 +150,7 @@ public static class JobRequests
 
         var key = bodyKey ?? headerKey;
         return (new JobSubmission(type!, parameters, priority, maxAttempts, everyItems,
-            intervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, key, actor), errors);
+            intervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, key, actor, runAfter), errors);
     }
 
     public static (JobActionRequest Request, List<FieldError> Errors) ParseAction(JsonElement? body)

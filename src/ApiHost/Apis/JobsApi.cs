@@ -26,12 +26,13 @@ public sealed record JobResponse(
     int Priority,
     string? IdempotencyKey,
     int Recoveries,
-    JsonElement Parameters)
+    JsonElement Parameters,
+    DateTimeOffset? RunAfter)
 {
     public static JobResponse From(JobSnapshot job) => new(
         job.Id, job.Type, job.Status, job.Progress, job.Attempt, job.MaxAttempts, job.Silo, job.CreatedAt, job.StartedAt,
         job.FinishedAt, job.Error, job.QueuedReason, job.Checkpoint, job.Messages, job.Attempts, job.Priority,
-        job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone());
+        job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter);
 }
 
 /// <summary>One journal entry as the API shows it.</summary>

@@ -10,7 +10,8 @@ public sealed record JobSubmission(
     [property: Id(4)] int? CheckpointEveryItems,
     [property: Id(5)] TimeSpan? CheckpointInterval,
     [property: Id(6)] string? IdempotencyKey,
-    [property: Id(7)] string Actor);
+    [property: Id(7)] string Actor,
+    [property: Id(8)] DateTimeOffset? RunAfter = null);
 
 /// <summary>One attempt of a job: when it ran and how it ended.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.JobAttempt")]
@@ -43,7 +44,8 @@ public sealed record JobSnapshot(
     [property: Id(16)] string? IdempotencyKey,
     [property: Id(17)] int Recoveries,
     [property: Id(18)] long Version,
-    [property: Id(19)] string ParametersJson);
+    [property: Id(19)] string ParametersJson,
+    [property: Id(20)] DateTimeOffset? RunAfter);
 
 /// <summary>How a submission went.</summary>
 [GenerateSerializer, Alias("OrleansJobs.JobSubmitOutcome")]

@@ -107,6 +107,17 @@ public sealed partial class JobGrain(
         State.CreatedAt = now;
         Journal("submitted", null, JobStatus.Queued, null, submission.Actor);
 
+        if (submission.RunAfter is { } runAfter && runAfter > now)
+        {
+            // Scheduled: it asks for a slot when its time comes.
+            State.StartAsNewAttempt = true;
+            State.RetryAt = runAfter;
+            State.QueuedReason = $"scheduled to run after {runAfter:O}";
+            await SaveAsync();
+            ScheduleRetry(runAfter);
+            return new JobSubmitResult(JobSubmitOutcome.Created, Snapshot(), []);
+        }
+
         var ticket = await Admission.RequestAsync(JobId, State.Priority, now);
         if (ticket.Granted)
         {
@@ -547,13 +558,16 @@ public sealed partial class JobGrain(
             JobId, State.Type, State.Status, run?.Progress.Snapshot() ?? State.Progress, State.Attempt, State.MaxAttempts,
             JobTransitions.IsTerminal(State.Status) ? null : State.OwnerSilo, State.CreatedAt, State.StartedAt, State.FinishedAt,
             State.Error, State.QueuedReason, run?.Current() ?? State.Checkpoint, run?.Messages ?? State.Messages, State.Attempts.ToList(),
-            State.Priority, State.IdempotencyKey, State.Recoveries, State.Version, State.ParametersJson);
+            State.Priority, State.IdempotencyKey, State.Recoveries, State.Version, State.ParametersJson,
+            State.Status == JobStatus.Queued ? State.RetryAt : null);
     }
 
     private void ScheduleRetry(DateTimeOffset at)
     {
         CancelRetry();
         var due = at - time.GetUtcNow();
+        // The timer lives in this activation: keep it until then (idle collection would drop it).
+        DelayDeactivation(due > TimeSpan.Zero ? due + TimeSpan.FromMinutes(1) : TimeSpan.FromMinutes(1));
         _retryTimer = this.RegisterGrainTimer(RetryAsync, new GrainTimerCreationOptions
         {
             DueTime = due < TimeSpan.Zero ? TimeSpan.Zero : due,
@@ -565,8 +579,16 @@ public sealed partial class JobGrain(
     private async Task RetryAsync(CancellationToken cancellationToken)
     {
         CancelRetry();
-        if (State.Status == JobStatus.Queued && State.RetryAt is not null && _run is null)
+        if (State.Status == JobStatus.Queued && State.RetryAt is { } at && _run is null)
         {
+            if (at > time.GetUtcNow())
+            {
+                // Timers follow a monotonic clock; never start before the wall-clock time asked for.
+                ScheduleRetry(at);
+                return;
+            }
+
+            // A retry, or the first start of a scheduled job: a new attempt either way.
             State.RetryAt = null;
             await TryStartAsync(newAttempt: true, System);
         }
@@ -610,7 +632,7 @@ public sealed partial class JobGrain(
             // Invalid JSON is refused later; fingerprint the text as given.
         }
 
-        var text = string.Join('\n', s.Type, parameters, s.Priority, s.MaxAttempts, s.CheckpointEveryItems, s.CheckpointInterval?.Ticks);
+        var text = string.Join('\n', s.Type, parameters, s.Priority, s.MaxAttempts, s.CheckpointEveryItems, s.CheckpointInterval?.Ticks, s.RunAfter?.UtcTicks);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 

@@ -119,6 +119,8 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
     [InlineData("""{"type": "synthetic", "parameters": {"items": 1}, "maxAttempts": 0}""", "maxAttempts")]
     [InlineData("""{"type": "synthetic", "parameters": {"items": 1}, "checkpoint": {"everyItems": 0}}""", "checkpoint.everyItems")]
     [InlineData("""{"type": "synthetic", "parameters": {"items": 1}, "colour": "red"}""", "colour")]
+    [InlineData("""{"type": "synthetic", "parameters": {"items": 1}, "runAfter": "tomorrow"}""", "runAfter")]
+    [InlineData("""{"type": "synthetic", "parameters": {"items": 1}, "runAfter": "2999-01-01T00:00:00Z"}""", "runAfter")]
     public async Task Submit_BadInput_Is400NamingTheField(string body, string field)
     {
         var before = await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM orleansstorage");

@@ -220,6 +220,41 @@ public sealed class JobGrainTests(AdoNetClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Submit_WithRunAfter_WaitsQueuedThenRunsNoEarlier()
+    {
+        var (id, grain) = NewJob();
+        var runAfter = DateTimeOffset.UtcNow.AddSeconds(2);
+
+        var result = await grain.SubmitAsync(Synthetic("""{"items": 3}""") with { RunAfter = runAfter });
+
+        Assert.Equal(JobStatus.Queued, result.Job!.Status);
+        Assert.StartsWith("scheduled to run after", result.Job.QueuedReason, StringComparison.Ordinal);
+        Assert.Equal(runAfter, result.Job.RunAfter);
+        var done = await WaitForStatusAsync(grain, JobStatus.Completed);
+        Assert.True(done.StartedAt >= runAfter, $"started {done.StartedAt:O}, scheduled for {runAfter:O}");
+        Assert.Equal(1, done.Attempt);
+        Assert.Equal(3, await EffectsAsync(id));
+    }
+
+    [Fact]
+    public async Task Cancel_AScheduledJob_ItNeverStarts()
+    {
+        var (id, grain) = NewJob();
+        var runAfter = DateTimeOffset.UtcNow.AddSeconds(1);
+        await grain.SubmitAsync(Synthetic("""{"items": 3}""") with { RunAfter = runAfter });
+
+        var cancel = await grain.ControlAsync(Control(JobAction.Cancel));
+
+        Assert.Equal(JobStatus.Cancelled, cancel.Job!.Status);
+        // Bounded look past the scheduled time: it must stay as it is.
+        await Wait.UntilAsync("the scheduled time to pass", () => Task.FromResult(DateTimeOffset.UtcNow > runAfter.AddSeconds(1.5)), TimeSpan.FromSeconds(10));
+        var after = (await grain.GetAsync())!;
+        Assert.Equal(JobStatus.Cancelled, after.Status);
+        Assert.Null(after.StartedAt);
+        Assert.Equal(0, await EffectsAsync(id));
+    }
+
+    [Fact]
     public async Task ForceFail_RecordsTheReason_AndRefusesLaterPauses()
     {
         var (_, grain) = NewJob();
