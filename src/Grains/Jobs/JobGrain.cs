@@ -29,6 +29,7 @@ public sealed partial class JobGrain(
     // is still draining is judged by this, never by its task: the task outlives the report.
     private JobRunContext? _run;
     private bool? _startWhenDrained; // set: start when the draining run has ended (value: as a new attempt)
+    private long _handedOverSeq; // journal entries up to here were given to the batcher by this activation
     private IGrainTimer? _retryTimer;
 
     private JobState State => state.State;
@@ -519,14 +520,22 @@ public sealed partial class JobGrain(
         Project();
     }
 
-    /// <summary>Sends the index row and unconfirmed journal entries to the batcher; confirmed entries leave the outbox.</summary>
+    /// <summary>
+    /// Sends the index row and the journal entries not yet handed over to the batcher; each
+    /// entry leaves the outbox once its write is confirmed. After a failed write its entries
+    /// are sent again with the next save (or on the next activation, from the persisted outbox).
+    /// </summary>
     private void Project()
     {
-        var entries = State.Outbox.ToList();
-        var row = IndexRow();
-        _ = ConfirmAsync(projections.WriteAsync(row, entries), entries.Count > 0 ? entries[^1].Seq : 0);
+        var entries = State.Outbox.Where(e => e.Seq > _handedOverSeq).ToList();
+        if (entries.Count > 0)
+        {
+            _handedOverSeq = entries[^1].Seq;
+        }
 
-        async Task ConfirmAsync(Task written, long lastSeq)
+        _ = ConfirmAsync(projections.WriteAsync(IndexRow(), entries), entries);
+
+        async Task ConfirmAsync(Task written, List<JobJournalEntry> sent)
         {
             try
             {
@@ -534,10 +543,19 @@ public sealed partial class JobGrain(
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                return; // stays in the outbox; the next write or activation sends it again
+                // A lost index row is rewritten by the next save; lost entries are sent again.
+                if (sent.Count > 0)
+                {
+                    _handedOverSeq = Math.Min(_handedOverSeq, sent[0].Seq - 1);
+                }
+
+                return;
             }
 
-            State.Outbox.RemoveAll(e => e.Seq <= lastSeq);
+            if (sent.Count > 0)
+            {
+                State.Outbox.RemoveAll(e => e.Seq >= sent[0].Seq && e.Seq <= sent[^1].Seq);
+            }
         }
     }
 
