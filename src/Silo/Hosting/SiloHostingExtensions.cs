@@ -1,7 +1,9 @@
 using System.Net;
 using Npgsql;
 using Orleans.Configuration;
+using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
+using Orleans.Runtime.Hosting;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Projections;
@@ -19,7 +21,7 @@ public static class SiloHostingExtensions
     /// </summary>
     public static IHostApplicationBuilder AddOrleansJobsSilo(this IHostApplicationBuilder builder)
     {
-        var connectionString = OrleansJobsDatabase.GetConnectionString(builder.Configuration);
+        var connectionString = DatabaseConnectionTuning.Apply(OrleansJobsDatabase.GetConnectionString(builder.Configuration));
         builder.Services.AddSingleton(new DatabaseConnection(connectionString));
         builder.Services.AddOptions<SiloHostOptions>()
             .BindConfiguration(SiloHostOptions.SectionName)
@@ -56,11 +58,21 @@ public static class SiloHostingExtensions
     /// </summary>
     public static ISiloBuilder AddOrleansJobsServices(this ISiloBuilder silo, IConfiguration configuration, string connectionString)
     {
+        connectionString = DatabaseConnectionTuning.Apply(connectionString);
         silo.Configure<ClusterOptions>(configuration.GetSection("Cluster"));
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Membership"));
         silo.Configure<ReminderOptions>(configuration.GetSection("Reminders"));
         silo.Configure<GrainCollectionOptions>(configuration.GetSection("GrainCollection"));
-        silo.AddAdoNetGrainStorage(OrleansJobsDatabase.JobStore, o =>
+        // Job state: group commit, so that concurrent checkpoints of many jobs cost one statement and one commit.
+        silo.Services.Configure<BatchedGrainStorageOptions>(configuration.GetSection("JobStore"));
+        silo.Services.AddGrainStorage(OrleansJobsDatabase.JobStore, (sp, name) => new BatchedGrainStorage(
+            name,
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            new JsonGrainStorageSerializer(),
+            sp.GetRequiredService<IOptions<BatchedGrainStorageOptions>>().Value,
+            sp.GetRequiredService<ILogger<BatchedGrainStorage>>()));
+        // Every other grain state: the Orleans ADO.NET provider, one statement per write.
+        silo.AddAdoNetGrainStorageAsDefault(o =>
         {
             o.Invariant = OrleansJobsDatabase.Invariant;
             o.ConnectionString = connectionString;

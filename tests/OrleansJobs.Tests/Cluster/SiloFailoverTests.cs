@@ -37,7 +37,7 @@ public sealed class SiloFailoverTests(AdoNetClusterFixture fixture)
         Assert.Equal(2, after.Writes);
         // The checkpoint format is plain JSON keyed by property name, readable with psql.
         var payload = await fixture.Database.ScalarAsync<string>(
-            "SELECT convert_from(payloadbinary, 'UTF8') FROM orleansstorage WHERE grainidextensionstring LIKE '%' || @key",
+            "SELECT convert_from(payload, 'UTF8') FROM grain_state WHERE grain_id LIKE '%/' || @key",
             ("key", grain.GetPrimaryKeyString()));
         Assert.Contains("\"Total\":12", payload, StringComparison.Ordinal);
         Assert.DoesNotContain("$type", payload, StringComparison.Ordinal);

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using OrleansJobs.Tests.Infrastructure;
 
 namespace OrleansJobs.Tests.EndToEnd;
 
@@ -123,7 +122,7 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
     [InlineData("""{"type": "synthetic", "parameters": {"items": 1}, "runAfter": "2999-01-01T00:00:00Z"}""", "runAfter")]
     public async Task Submit_BadInput_Is400NamingTheField(string body, string field)
     {
-        var before = await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM orleansstorage");
+        var before = await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM grain_state");
 
         using var response = await PostJsonAsync("/api/jobs", body);
 
@@ -131,7 +130,7 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}' in {problem}");
-        Assert.Equal(before, await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM orleansstorage"));
+        Assert.Equal(before, await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM grain_state"));
     }
 
     [Fact]

@@ -7,21 +7,27 @@ using OrleansJobs.Tests.TestGrains;
 namespace OrleansJobs.Tests.Storage;
 
 /// <summary>
-/// Drives the Orleans ADO.NET providers of a running silo directly against our schema: the
-/// ETag rules grain storage relies on for fencing, and the ring-range reads the reminder
-/// service relies on to find every watchdog.
+/// Drives the storage providers of a running silo directly against our schema: the ETag rules
+/// grain storage relies on for fencing (the job store with group commit, and the Orleans ADO.NET
+/// provider that holds every other grain state), and the ring-range reads the reminder service
+/// relies on to find every watchdog.
 /// </summary>
 [Collection(AdoNetClusterCollection.Name)]
 public sealed class ProviderContractTests(AdoNetClusterFixture fixture)
 {
+    /// <summary>Orleans' name of the default grain storage (the ADO.NET provider here).</summary>
+    private const string DefaultStore = "Default";
+
     private IServiceProvider Services =>
         fixture.Cluster.GetSiloServiceProvider(fixture.Cluster.GetActiveSilos().First().SiloAddress)
         ?? throw new InvalidOperationException("no in-process silo");
 
-    [Fact]
-    public async Task GrainStorage_WriteReadClear_FollowsETags()
+    [Theory]
+    [InlineData(OrleansJobsDatabase.JobStore)]
+    [InlineData(DefaultStore)]
+    public async Task GrainStorage_WriteReadClear_FollowsETags(string store)
     {
-        var storage = Services.GetRequiredKeyedService<IGrainStorage>(OrleansJobsDatabase.JobStore);
+        var storage = Services.GetRequiredKeyedService<IGrainStorage>(store);
         var grainId = GrainId.Create("contract", $"etag-{Guid.NewGuid():N}");
 
         var state = new GrainState<StateProbeState>(new StateProbeState { Total = 1 });
@@ -44,10 +50,12 @@ public sealed class ProviderContractTests(AdoNetClusterFixture fixture)
         Assert.False(cleared.RecordExists);
     }
 
-    [Fact]
-    public async Task GrainStorage_WriteWithStaleETag_IsRefusedAndKeepsStoredState()
+    [Theory]
+    [InlineData(OrleansJobsDatabase.JobStore)]
+    [InlineData(DefaultStore)]
+    public async Task GrainStorage_WriteWithStaleETag_IsRefusedAndKeepsStoredState(string store)
     {
-        var storage = Services.GetRequiredKeyedService<IGrainStorage>(OrleansJobsDatabase.JobStore);
+        var storage = Services.GetRequiredKeyedService<IGrainStorage>(store);
         var grainId = GrainId.Create("contract", $"stale-{Guid.NewGuid():N}");
         var current = new GrainState<StateProbeState>(new StateProbeState { Total = 10 });
         await storage.WriteStateAsync("probe", grainId, current);
@@ -63,10 +71,12 @@ public sealed class ProviderContractTests(AdoNetClusterFixture fixture)
         Assert.Equal(11, read.State!.Total);
     }
 
-    [Fact]
-    public async Task GrainStorage_TwoRacingFirstWrites_ExactlyOneWins()
+    [Theory]
+    [InlineData(OrleansJobsDatabase.JobStore)]
+    [InlineData(DefaultStore)]
+    public async Task GrainStorage_TwoRacingFirstWrites_ExactlyOneWins(string store)
     {
-        var storage = Services.GetRequiredKeyedService<IGrainStorage>(OrleansJobsDatabase.JobStore);
+        var storage = Services.GetRequiredKeyedService<IGrainStorage>(store);
         var grainId = GrainId.Create("contract", $"race-{Guid.NewGuid():N}");
 
         var writers = Enumerable.Range(1, 8)
@@ -86,9 +96,58 @@ public sealed class ProviderContractTests(AdoNetClusterFixture fixture)
         }));
 
         Assert.Equal(1, outcomes.Count(won => won));
-        Assert.Equal(1, await fixture.Database.ScalarAsync<int>(
-            "SELECT count(*) FROM orleansstorage WHERE grainidextensionstring LIKE '%' || @key || '%'",
-            ("key", grainId.Key.ToString()!)));
+        var rows = store == DefaultStore
+            ? "SELECT count(*) FROM orleansstorage WHERE grainidextensionstring LIKE '%' || @key || '%'"
+            : "SELECT count(*) FROM grain_state WHERE grain_id LIKE '%' || @key || '%'";
+        Assert.Equal(1, await fixture.Database.ScalarAsync<int>(rows, ("key", grainId.Key.ToString()!)));
+    }
+
+    [Fact]
+    public async Task JobStore_ManyConcurrentWrites_AreEachDurableWithTheirOwnVersion()
+    {
+        var storage = Services.GetRequiredKeyedService<IGrainStorage>(OrleansJobsDatabase.JobStore);
+        var prefix = $"many-{Guid.NewGuid():N}";
+        var states = Enumerable.Range(0, 500)
+            .Select(i => (Id: GrainId.Create("contract", $"{prefix}-{i}"), State: new GrainState<StateProbeState>(new StateProbeState { Total = i })))
+            .ToList();
+
+        // Far more writes than fit in one round trip: they go out in batches, each still checked on its own.
+        await Task.WhenAll(states.Select(s => Task.Run(() => storage.WriteStateAsync("probe", s.Id, s.State))));
+        await Task.WhenAll(states.Select(s =>
+        {
+            s.State.State!.Total += 1000;
+            return Task.Run(() => storage.WriteStateAsync("probe", s.Id, s.State));
+        }));
+
+        Assert.All(states, s => Assert.Equal("2", s.State.ETag));
+        var stored = await fixture.Database.QueryAsync(
+            "SELECT grain_id, version, convert_from(payload, 'UTF8')::jsonb ->> 'Total' FROM grain_state WHERE grain_id LIKE '%' || @prefix || '%'",
+            r => (Id: r.GetString(0), Version: r.GetInt32(1), Total: int.Parse(r.GetString(2), System.Globalization.CultureInfo.InvariantCulture)),
+            ("prefix", prefix));
+        Assert.Equal(500, stored.Count);
+        Assert.All(stored, row => Assert.Equal(2, row.Version));
+        Assert.Equal(
+            states.Select(s => (s.Id.ToString(), s.State.State!.Total)).Order(),
+            stored.Select(r => (r.Id, r.Total)).Order());
+
+        var read = await Task.WhenAll(states.Select(async s =>
+        {
+            var copy = new GrainState<StateProbeState>(new StateProbeState());
+            await storage.ReadStateAsync("probe", s.Id, copy);
+            return (s.State.State!.Total, copy.State!.Total, copy.ETag);
+        }));
+        Assert.All(read, r => Assert.Equal((r.Item1, "2"), (r.Item2, r.ETag)));
+    }
+
+    [Fact]
+    public async Task JobStore_ReadOfAMissingState_GivesAFreshStateWithoutETag()
+    {
+        var storage = Services.GetRequiredKeyedService<IGrainStorage>(OrleansJobsDatabase.JobStore);
+        var read = new GrainState<StateProbeState>(new StateProbeState { Total = 5 }) { ETag = "7" };
+        await storage.ReadStateAsync("probe", GrainId.Create("contract", $"missing-{Guid.NewGuid():N}"), read);
+        Assert.False(read.RecordExists);
+        Assert.Null(read.ETag);
+        Assert.Equal(0, read.State!.Total);
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using Npgsql;
 using OrleansJobs.Storage;
-using OrleansJobs.Tests.Infrastructure;
 
 namespace OrleansJobs.Tests.Storage;
 
@@ -23,7 +22,7 @@ public sealed class SchemaMigratorTests
     private static readonly string[] Tables =
     [
         "orleansquery", "orleansmembershipversiontable", "orleansmembershiptable", "orleansstorage",
-        "orleansreminderstable", "job_index", "job_journal", "library_catalog", "file_operations", "schema_version",
+        "orleansreminderstable", "grain_state", "job_index", "job_journal", "library_catalog", "file_operations", "schema_version",
     ];
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using OrleansJobs.Hosting;
 
-namespace OrleansJobs.Tests.Infrastructure;
+namespace OrleansJobs.Harness;
 
 /// <summary>
 /// The PostgreSQL server the tests run against: the one named by <c>ORLEANSJOBS_DB</c>, or else

@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace OrleansJobs.Tests.Infrastructure;
+namespace OrleansJobs.Harness;
 
 /// <summary>Paths inside the checkout the tests run from.</summary>
 public static class Repository

@@ -1,7 +1,7 @@
 using Npgsql;
 using OrleansJobs.Storage;
 
-namespace OrleansJobs.Tests.Infrastructure;
+namespace OrleansJobs.Harness;
 
 /// <summary>A database created for one fixture and dropped (with its connections) when disposed.</summary>
 public sealed class TestDatabase(string name, string connectionString, string adminConnectionString) : IAsyncDisposable

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace OrleansJobs.Tests.Infrastructure;
+namespace OrleansJobs.Harness;
 
 /// <summary>A silo process of a <see cref="ProcessCluster"/>.</summary>
 public sealed record SiloProcess(ManagedProcess Process, int SiloPort, int GatewayPort)

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace OrleansJobs.Tests.Infrastructure;
+namespace OrleansJobs.Harness;
 
 /// <summary>
 /// A real child process under test (a silo or the API host): started with its own environment,

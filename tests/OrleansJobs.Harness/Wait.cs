@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace OrleansJobs.Tests.Infrastructure;
+namespace OrleansJobs.Harness;
 
 /// <summary>Waits on conditions with a deadline, never on a sleep alone.</summary>
 public static class Wait

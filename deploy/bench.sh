@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs a benchmark against the real system and prints its result table (Markdown).
+#
+#   deploy/bench.sh throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K]
+#
+# PostgreSQL: the server in ORLEANSJOBS_DB, or else the checkout's private cluster (deploy/pg.sh).
+# The benchmark creates a database of its own, starts silo processes and the API host on loopback
+# ports, drives them over HTTP from its own process, then stops them and drops the database.
+# A local PostgreSQL this script started is stopped again at the end.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CONFIG=Release
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+[[ $# -ge 1 ]] || { sed -n '2,9p' "$0"; exit 2; }
+
+STARTED_PG=0
+if [[ -z "${ORLEANSJOBS_DB:-}" ]]; then
+  if ! bash "$ROOT/deploy/pg.sh" status >/dev/null 2>&1; then STARTED_PG=1; fi
+  bash "$ROOT/deploy/pg.sh" start >&2
+  ORLEANSJOBS_DB=$(bash "$ROOT/deploy/pg.sh" url)
+  export ORLEANSJOBS_DB
+fi
+stop_pg() { if [[ $STARTED_PG -eq 1 ]]; then env -u ORLEANSJOBS_DB bash "$ROOT/deploy/pg.sh" stop >&2; fi; }
+trap stop_pg EXIT
+
+echo "[bench] building ($CONFIG)" >&2
+dotnet build "$ROOT/tests/OrleansJobs.Benchmarks" -c "$CONFIG" -nologo -v quiet -clp:ErrorsOnly >&2
+dotnet "$ROOT/tests/OrleansJobs.Benchmarks/bin/$CONFIG/net10.0/OrleansJobs.Benchmarks.dll" "$@"

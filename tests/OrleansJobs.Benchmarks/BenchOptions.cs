@@ -1,0 +1,50 @@
+using System.Globalization;
+
+namespace OrleansJobs.Benchmarks;
+
+/// <summary>Command line of the benchmark runner. Every load loop is bounded in count and in time.</summary>
+public sealed record BenchOptions(string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos)
+{
+    public const string Usage = """
+        usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K]
+          --jobs             trivial jobs submitted in the throughput phase (default 20000, at most 200000)
+          --concurrency      concurrent HTTP clients in that phase (default 64, at most 512)
+          --latency-samples  sequential submissions timed for submit-to-Running latency (default 1000)
+          --max-seconds      time limit of each phase (default 120)
+          --silos            silo processes (default 1)
+        The server: ORLEANSJOBS_DB, or else the checkout's private PostgreSQL (deploy/pg.sh).
+        """;
+
+    public static BenchOptions? Parse(string[] args)
+    {
+        if (args.Length == 0 || args[0] is not "throughput")
+        {
+            return null;
+        }
+
+        var options = new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(120), 1);
+        for (var i = 1; i < args.Length; i += 2)
+        {
+            if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            {
+                return null;
+            }
+
+            options = args[i] switch
+            {
+                "--jobs" when value is >= 100 and <= 200_000 => options with { Jobs = value },
+                "--concurrency" when value is >= 1 and <= 512 => options with { Concurrency = value },
+                "--latency-samples" when value is >= 10 and <= 100_000 => options with { LatencySamples = value },
+                "--max-seconds" when value is >= 5 and <= 3_600 => options with { PhaseLimit = TimeSpan.FromSeconds(value) },
+                "--silos" when value is >= 1 and <= 5 => options with { Silos = value },
+                _ => null,
+            };
+            if (options is null)
+            {
+                return null;
+            }
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,87 @@
+using Npgsql;
+using OrleansJobs.Harness;
+
+namespace OrleansJobs.Benchmarks;
+
+/// <summary>
+/// The system under measurement: a fresh database on the PostgreSQL server, silo processes and the
+/// API host, all on loopback, all stopped (and the database dropped) when disposed.
+/// </summary>
+public sealed class BenchSystem : IAsyncDisposable
+{
+    private readonly TestDatabase _database;
+    private readonly ProcessCluster _cluster;
+
+    private BenchSystem(TestDatabase database, ProcessCluster cluster, List<SiloProcess> silos, ApiHostProcess api)
+    {
+        _database = database;
+        _cluster = cluster;
+        Silos = silos;
+        Api = api;
+    }
+
+    public IReadOnlyList<SiloProcess> Silos { get; }
+
+    public ApiHostProcess Api { get; }
+
+    public TestDatabase Database => _database;
+
+    public ProcessCluster Cluster => _cluster;
+
+    public static async Task<BenchSystem> StartAsync(int silos, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var database = await PostgresServer.CreateDatabaseAsync("bench");
+        try
+        {
+            await database.ApplySchemaAsync();
+            var cluster = new ProcessCluster(database, settings);
+            var started = new List<SiloProcess>();
+            for (var i = 0; i < silos; i++)
+            {
+                started.Add(cluster.StartSilo(extra: new Dictionary<string, string> { ["Silo__ApplySchemaOnStart"] = "false" }));
+            }
+
+            foreach (var silo in started)
+            {
+                await cluster.WaitForActiveAsync(silo, TimeSpan.FromSeconds(90));
+            }
+
+            var api = cluster.StartApiHost();
+            using var http = new HttpClient { BaseAddress = api.BaseAddress };
+            await ProcessCluster.WaitForReadyAsync(http, silos, TimeSpan.FromSeconds(90));
+            return new BenchSystem(database, cluster, started, api);
+        }
+        catch
+        {
+            await database.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Server-wide write transactions so far: each one that changed data was given a transaction id.</summary>
+    public async Task<long> TransactionIdAsync()
+    {
+        // pg_current_xact_id() itself takes one id; callers subtract the calls they made.
+        return await _database.ScalarAsync<long>("SELECT pg_current_xact_id()::text::bigint");
+    }
+
+    /// <summary>Committed transactions of this database (reads included), as far as the statistics have been flushed.</summary>
+    public async Task<long> CommittedTransactionsAsync()
+    {
+        return await _database.ScalarAsync<long>(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+    }
+
+    public async Task<string> ServerVersionAsync()
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync();
+        return connection.PostgreSqlVersion.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+}

@@ -1,0 +1,31 @@
+using OrleansJobs.Benchmarks;
+
+// Benchmarks of the running system: PostgreSQL, real silo processes and the API host, with the
+// load coming from this process over HTTP. Run through deploy/bench.sh, which builds first.
+var options = BenchOptions.Parse(args);
+if (options is null)
+{
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 2;
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+
+try
+{
+    return options.Scenario switch
+    {
+        "throughput" => await ThroughputBenchmark.RunAsync(options, stop.Token),
+        _ => 2,
+    };
+}
+catch (OperationCanceledException) when (stop.IsCancellationRequested)
+{
+    Console.Error.WriteLine("[bench] interrupted");
+    return 130;
+}

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace OrleansJobs.Benchmarks;
+
+/// <summary>
+/// Submit rate, end-to-end completion rate and submit-to-Running latency of trivial jobs, through
+/// <c>POST /api/jobs</c> of a running API host, with the database's transaction counts per job.
+/// </summary>
+public static class ThroughputBenchmark
+{
+    // One item of 0 ms, no effect rows: the cost measured is the supervisor's own.
+    private const string TrivialJob = """{"type":"synthetic","parameters":{"items":1,"itemMs":0,"record":false}}""";
+
+    // Backends flush their statistics at least every 10 s when idle (1 s when busy).
+    private static readonly TimeSpan StatisticsFlush = TimeSpan.FromSeconds(11);
+
+    public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
+    {
+        Log($"starting a fresh database, {options.Silos} silo process(es) and the API host");
+        await using var system = await BenchSystem.StartAsync(options.Silos);
+        using var http = CreateClient(system.Api.BaseAddress, options.Concurrency);
+
+        var warmUp = Math.Min(2_000, options.Jobs / 5);
+        Log($"warm-up: {warmUp} jobs (not measured)");
+        var warm = await SubmitAsync(http, warmUp, options.Concurrency, options.PhaseLimit, cancellationToken);
+        await WaitForEndAsync(system, warm.Ids, options.PhaseLimit, cancellationToken);
+        await Task.Delay(StatisticsFlush, cancellationToken);
+
+        var xidBefore = await system.TransactionIdAsync();
+        var commitsBefore = await system.CommittedTransactionsAsync();
+        Log($"throughput: {options.Jobs} jobs from {options.Concurrency} concurrent clients");
+        var load = await SubmitAsync(http, options.Jobs, options.Concurrency, options.PhaseLimit, cancellationToken);
+        var end = await WaitForEndAsync(system, load.Ids, options.PhaseLimit, cancellationToken);
+        var xidAfter = await system.TransactionIdAsync();
+        await Task.Delay(StatisticsFlush, cancellationToken);
+        var commitsAfter = await system.CommittedTransactionsAsync();
+
+        Log($"latency: {options.LatencySamples} submissions one after another");
+        var sequential = await SubmitAsync(http, options.LatencySamples, 1, options.PhaseLimit, cancellationToken);
+        await WaitForEndAsync(system, sequential.Ids, options.PhaseLimit, cancellationToken);
+
+        var accepted = load.Ids.Length;
+        var writes = xidAfter - xidBefore - 1; // the second probe took an id of its own
+        // Reads are transactions too: leave out this benchmark's own probes (its polls, the id probe, the first count).
+        var commits = commitsAfter - commitsBefore - end.Polls - 2;
+        var completionSeconds = end.LastFinished is { } last ? (last - load.Started).TotalSeconds : double.NaN;
+
+        var table = new ResultTable("measure", "OrleansJobs", "target", "Hangfire 1.8 + Hangfire.PostgreSql, same kind of machine");
+        table.Add(
+            $"durable submits/s (`POST /api/jobs`, {options.Concurrency} clients)",
+            Format.Number(accepted / load.Elapsed.TotalSeconds),
+            "≥ 3,000",
+            "≈ 720 enqueued/s");
+        table.Add(
+            "trivial jobs completed/s, end to end",
+            Format.Number(end.Completed / completionSeconds),
+            "≥ 1,500",
+            "≈ 145 (20 workers)");
+        table.Add(
+            "submit → Running, p50 / p99 (one client)",
+            $"{Format.Ms(sequential.RunningLatency.Percentile(50))} / {Format.Ms(sequential.RunningLatency.Percentile(99))}",
+            "≤ 5 ms / 25 ms",
+            "14 ms p50");
+        table.Add(
+            $"submit response under load, p50 / p99 ({options.Concurrency} clients)",
+            $"{Format.Ms(load.Latency.Percentile(50))} / {Format.Ms(load.Latency.Percentile(99))}",
+            "",
+            "");
+        table.Add("write transactions per job", Format.Number((double)writes / accepted, 2), "", "");
+        table.Add("all transactions per job (reads included)", Format.Number((double)commits / accepted, 2), "", "≈ 17.5");
+
+        Console.WriteLine();
+        Console.WriteLine(table);
+        Console.WriteLine(
+            $"Conditions: {Environment.ProcessorCount} cores, PostgreSQL {await system.ServerVersionAsync()} (fsync and synchronous_commit on), " +
+            $"{options.Silos} silo + API host + this load process on the same machine; {accepted} of {options.Jobs} submissions accepted " +
+            $"in {load.Elapsed.TotalSeconds:0.0} s ({load.StartedRunning} answered Running, the rest Queued for a slot of the type's limit); " +
+            $"{end.Completed} completed, {end.Ended - end.Completed} ended otherwise; sequential phase: " +
+            $"{sequential.StartedRunning} of {sequential.Ids.Length} answered Running; max {Format.Ms(sequential.RunningLatency.Max)}.");
+
+        var failures = load.Failures + sequential.Failures + (end.Ended - end.Completed) + (options.Jobs - accepted);
+        if (failures > 0)
+        {
+            Console.WriteLine($"Failures: {failures}; first: {load.FirstError ?? sequential.FirstError ?? "a job did not complete"}");
+            return 1;
+        }
+
+        return 0;
+    }
+
+    private static HttpClient CreateClient(Uri baseAddress, int concurrency) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+
+    /// <summary>Submits <paramref name="count"/> trivial jobs from <paramref name="concurrency"/> closed-loop clients.</summary>
+    private static async Task<LoadResult> SubmitAsync(HttpClient http, int count, int concurrency, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var ids = new string?[count];
+        var latency = new LatencySamples();
+        var runningLatency = new LatencySamples();
+        var next = -1;
+        var failures = 0;
+        var running = 0;
+        string? firstError = null;
+        var clock = Stopwatch.StartNew();
+        var started = DateTimeOffset.UtcNow;
+
+        async Task ClientAsync()
+        {
+            while (clock.Elapsed < limit)
+            {
+                var i = Interlocked.Increment(ref next);
+                if (i >= count)
+                {
+                    return;
+                }
+
+                var sent = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var content = new StringContent(TrivialJob, Encoding.UTF8, "application/json");
+                    using var response = await http.PostAsync(new Uri("/api/jobs", UriKind.Relative), content, cancellationToken);
+                    var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                    var elapsed = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
+                    if (response.StatusCode != HttpStatusCode.Created)
+                    {
+                        throw new HttpRequestException($"HTTP {(int)response.StatusCode}: {Encoding.UTF8.GetString(body)}");
+                    }
+
+                    using var job = JsonDocument.Parse(body);
+                    ids[i] = job.RootElement.GetProperty("id").GetString();
+                    latency.Add(elapsed);
+                    if (job.RootElement.GetProperty("status").GetString() == "Running")
+                    {
+                        Interlocked.Increment(ref running);
+                        runningLatency.Add(elapsed);
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException
+                    && !cancellationToken.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref failures);
+                    Interlocked.CompareExchange(ref firstError, ex.Message, null);
+                }
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(ClientAsync, cancellationToken)));
+        return new LoadResult([.. ids.OfType<string>()], started, clock.Elapsed, latency, runningLatency, running, failures, firstError);
+    }
+
+    /// <summary>Waits until the index shows every job ended (or the limit passes).</summary>
+    private static async Task<EndResult> WaitForEndAsync(BenchSystem system, string[] ids, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var polls = 0;
+        EndResult result = new(0, 0, null, 0);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var row = (await system.Database.QueryAsync(
+                "SELECT count(*) FILTER (WHERE status = 'Completed'), " +
+                "count(*) FILTER (WHERE status IN ('Completed', 'Failed', 'Killed', 'Cancelled')), max(finished_at) " +
+                "FROM job_index WHERE job_id = ANY(@ids)",
+                r => (Completed: r.GetInt64(0), Ended: r.GetInt64(1), Last: r.IsDBNull(2) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(2)),
+                ("ids", ids)))[0];
+            polls++;
+            result = new EndResult((int)row.Completed, (int)row.Ended, row.Last, polls);
+            if (row.Ended >= ids.Length || clock.Elapsed > limit)
+            {
+                return result;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+    }
+
+    private static void Log(string message) => Console.Error.WriteLine($"[bench] {message}");
+
+    private sealed record LoadResult(
+        string[] Ids, DateTimeOffset Started, TimeSpan Elapsed, LatencySamples Latency, LatencySamples RunningLatency, int StartedRunning,
+        int Failures, string? FirstError);
+
+    private sealed record EndResult(int Completed, int Ended, DateTimeOffset? LastFinished, int Polls);
+}
