@@ -82,10 +82,11 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
         ("cluster", ClusterId));
 
     /// <summary>Waits until the silo's newest generation is Active in the membership table.</summary>
-    public Task WaitForActiveAsync(SiloProcess silo, TimeSpan? timeout = null) =>
-        WaitForStatusAsync(silo, MembershipStatus.Active, timeout ?? TimeSpan.FromSeconds(60));
+    public Task WaitForActiveAsync(SiloProcess silo, TimeSpan? timeout = null, int newerThanGeneration = 0) =>
+        WaitForStatusAsync(silo, MembershipStatus.Active, timeout ?? TimeSpan.FromSeconds(60), newerThanGeneration);
 
-    public async Task WaitForStatusAsync(SiloProcess silo, MembershipStatus status, TimeSpan timeout)
+    /// <summary>Waits until the silo's newest generation (newer than <paramref name="newerThanGeneration"/>) has that status.</summary>
+    public async Task WaitForStatusAsync(SiloProcess silo, MembershipStatus status, TimeSpan timeout, int newerThanGeneration = 0)
     {
         await Wait.UntilAsync(
             $"silo {silo.Endpoint} of cluster {ClusterId} to be {status}",
@@ -96,7 +97,7 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
                     throw new InvalidOperationException($"{silo.Process.Name} exited with {silo.Process.ExitCode}:\n{silo.Process.Output()}");
                 }
 
-                var newest = (await MembershipAsync()).Where(r => r.Port == silo.SiloPort).MaxBy(r => r.Generation);
+                var newest = (await MembershipAsync()).Where(r => r.Port == silo.SiloPort && r.Generation > newerThanGeneration).MaxBy(r => r.Generation);
                 return newest?.Status == status;
             },
             timeout,

@@ -7,14 +7,19 @@ namespace OrleansJobs.Silo.Hosting;
 /// Lets a silo join a cluster whose other members were all killed (dotnet/orleans#7194).
 /// A joining silo waits until it can reach every silo the membership table lists as Active, up
 /// to <c>MaxJoinAttemptTime</c> (5 min). After a crash nobody is left to vote the dead rows out,
-/// so a silo restarted on a new address or port would sit in Joining for minutes.
+/// so restarted silos would sit in Joining for minutes, or wait out each other's probes.
 ///
-/// Just after the membership service starts, and before that connectivity check, this probes
-/// the silo endpoint of each Active member and declares dead those whose endpoint actively
-/// refuses the connection: a live silo always listens on its silo port, so a refusal is proof
-/// there is no silo there. Anything short of a refusal (a timeout, an unreachable network) is
-/// left to Orleans' own failure detection. A silo restarted on its old endpoint needs none of
-/// this: Orleans retires older generations of its own address itself.
+/// From just after the membership service starts until this silo is Active, it declares dead
+/// the Active members that provably no longer exist:
+/// <list type="bullet">
+/// <item>a member whose silo endpoint actively refuses connections (a live silo always listens
+/// on its silo port, so a refusal is proof there is no silo there);</item>
+/// <item>a member whose endpoint the table also lists with a newer generation: only one process
+/// can listen on an endpoint, so the newer incarnation replaced it. This is what several silos
+/// restarted on their old ports at once need: each answers on the endpoint its predecessor's row
+/// names, so a probe of the old row reaches the wrong process and fails only after timeouts.</item>
+/// </list>
+/// Anything short of that (a timeout, an unreachable network) is left to Orleans' own failure detection.
 /// </summary>
 public sealed class RefusingSiloSweep(
     IClusterMembershipService membership,
@@ -29,38 +34,72 @@ public sealed class RefusingSiloSweep(
             SweepAsync,
             _ => Task.CompletedTask);
 
-    private async Task SweepAsync(CancellationToken cancellationToken)
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+
+    private Task SweepAsync(CancellationToken cancellationToken)
     {
         if (!options.Value.DeclareRefusingSilosDeadOnStart)
         {
-            return;
+            return Task.CompletedTask;
         }
 
+        // The join (a later stage) waits on the members this retires: keep going in the background until it is done.
+        _ = Task.Run(() => SweepUntilActiveAsync(options.Value.StartupSweepDuration), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task SweepUntilActiveAsync(TimeSpan duration)
+    {
+        using var limit = new CancellationTokenSource(duration);
         var me = localSilo.SiloAddress;
-        var candidates = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Endpoint.Equals(me.Endpoint))
+        try
+        {
+            while (membership.CurrentSnapshot.GetSiloStatus(me) != SiloStatus.Active)
+            {
+                await SweepOnceAsync(me, limit.Token);
+                await Task.Delay(Interval, limit.Token);
+                await membership.Refresh(default, limit.Token);
+            }
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            // This silo did not become Active in time: Orleans' own detection and join timeout take over.
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogWarning(ex, "Start-up membership sweep stopped early; Orleans failure detection will handle stale members");
+        }
+    }
+
+    private async Task SweepOnceAsync(SiloAddress me, CancellationToken cancellationToken)
+    {
+        var members = membership.CurrentSnapshot.Members.Values.ToList();
+        var candidates = members
+            .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(me))
             .Select(m => m.SiloAddress)
             .ToList();
-        if (candidates.Count == 0)
+        foreach (var silo in candidates)
         {
-            return;
+            var replacedBy = members
+                .Select(m => m.SiloAddress)
+                .FirstOrDefault(other => other.Endpoint.Equals(silo.Endpoint) && other.Generation > silo.Generation);
+            if (replacedBy is not null)
+            {
+                await DeclareDeadAsync(silo, $"{replacedBy} has since started on the same endpoint");
+            }
+            else if (!silo.Endpoint.Equals(me.Endpoint) && await RefusesConnectionAsync(silo, cancellationToken))
+            {
+                await DeclareDeadAsync(silo, "its endpoint refuses connections");
+            }
         }
+    }
 
-        var probes = candidates.Select(async silo => (Silo: silo, Refused: await RefusesConnectionAsync(silo, cancellationToken)));
-        foreach (var (silo, refused) in await Task.WhenAll(probes))
+    private async Task DeclareDeadAsync(SiloAddress silo, string why)
+    {
+        logger.LogWarning("Membership lists {Silo} as Active but {Why}; declaring it dead so this silo can join", silo, why);
+        if (!await membership.TryKill(silo))
         {
-            if (!refused)
-            {
-                continue;
-            }
-
-            logger.LogWarning(
-                "Membership lists {Silo} as Active but its endpoint refuses connections; declaring it dead so this silo can join",
-                silo);
-            if (!await membership.TryKill(silo))
-            {
-                logger.LogWarning("Could not declare {Silo} dead; Orleans failure detection will handle it", silo);
-            }
+            logger.LogWarning("Could not declare {Silo} dead; Orleans failure detection will handle it", silo);
         }
     }
 

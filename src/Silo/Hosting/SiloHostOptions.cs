@@ -35,6 +35,10 @@ public sealed class SiloHostOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:00:30")]
     public TimeSpan StartupProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Longest time the start-up sweep keeps looking for stale members while this silo joins.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan StartupSweepDuration { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>How long start-up waits for the database to become reachable.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan DatabaseWaitTimeout { get; set; } = TimeSpan.FromSeconds(60);
