@@ -18,4 +18,11 @@ public interface IJobRun : IGrainWithStringKey
     /// <summary>The job's type admission granted it a run slot: start if still waiting for one, else give it back.</summary>
     [Alias("Admitted")]
     Task AdmittedAsync();
+
+    /// <summary>
+    /// Called by the recovery sweep for a job whose silo is no longer a member: activating it is
+    /// the recovery. True when this activation resumed the job and had not reported that yet.
+    /// </summary>
+    [Alias("Wake")]
+    Task<bool> WakeAsync(string reason);
 }

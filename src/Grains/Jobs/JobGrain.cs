@@ -2,9 +2,11 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Projections;
+using OrleansJobs.Jobs.Watchdog;
 
 namespace OrleansJobs.Jobs;
 
@@ -13,16 +15,22 @@ namespace OrleansJobs.Jobs;
 /// thread pool; it reaches this grain only through <see cref="IJobRun"/> calls, so every state
 /// change, whoever causes it, is one serialized request and one durable write. Journal entries
 /// and the index row go out through the silo's <see cref="ProjectionBatcher"/>.
+/// While the job runs or waits it is watched: its state names the silo answerable for it (for
+/// the recovery sweep), and from <see cref="WatchdogOptions.RegisterAfter"/> on a reminder ticks
+/// to re-activate it after a silo loss and to catch stalled or overdue runs.
 /// </summary>
 public sealed partial class JobGrain(
     [PersistentState("job", OrleansJobsDatabase.JobStore)] IPersistentState<JobState> state,
     JobHandlerRegistry handlers,
     ProjectionBatcher projections,
     ILocalSiloDetails silo,
+    IOptions<WatchdogOptions> watchdogOptions,
     TimeProvider time,
-    ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRun
+    ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRun, IRemindable
 {
     private const string System = "system";
+    private const string WatchdogActor = "watchdog";
+    private const string WatchdogReminder = "watchdog";
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
 
     // The live run, until it reports its end (RunEnded) or is fenced out (kill). Whether a run
@@ -31,12 +39,21 @@ public sealed partial class JobGrain(
     private bool? _startWhenDrained; // set: start when the draining run has ended (value: as a new attempt)
     private long _handedOverSeq; // journal entries up to here were given to the batcher by this activation
     private IGrainTimer? _retryTimer;
+    private IGrainTimer? _watchdogTimer; // registers the reminder once the job has been watched for RegisterAfter
+    private IGrainReminder? _watchdog;
+    private bool _recovered; // this activation resumed the job; the next WakeAsync reports it
+    private bool _deactivating;
+    private long _progressChanges; // progress of the live run as last seen by the watchdog, and when it last moved
+    private DateTimeOffset _progressSeenAt;
+    private DateTimeOffset _runStartedAt;
 
     private JobState State => state.State;
 
     private string JobId => this.GetPrimaryKeyString();
 
     private string SiloName => silo.SiloAddress.ToParsableString();
+
+    private WatchdogOptions Watch => watchdogOptions.Value;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -55,9 +72,88 @@ public sealed partial class JobGrain(
         {
             await RecoverAsync(cancellationToken);
         }
-        else if (State.Status == JobStatus.Queued && State.RetryAt is { } retryAt)
+        else if (State.Status == JobStatus.Queued)
+        {
+            await ResumeWaitingAsync();
+        }
+    }
+
+    /// <summary>
+    /// Shutdown of the silo: a running job stops at its next item boundary, saves that checkpoint
+    /// and stays Running, so the recovery sweep of the surviving silos continues it at once.
+    /// </summary>
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _deactivating = true;
+        if (_run is not { } run || reason.ReasonCode != DeactivationReasonCode.ShuttingDown || !State.Exists)
+        {
+            return;
+        }
+
+        run.RequestStop();
+        var stopped = false;
+        try
+        {
+            await run.HandlerEnded.WaitAsync(Watch.HandoffTimeout, cancellationToken);
+            stopped = true;
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            run.Abort();
+        }
+
+        // Whatever the run reports from now on is refused: its successor starts from this checkpoint.
+        State.RunEpoch++;
+        DisposeRun();
+        Record(run.Current(), run.Progress.Snapshot(), run.Messages);
+        State.HandedOverBy = SiloName;
+        var why = stopped
+            ? "silo shutting down: the run stopped at an item boundary and saved its checkpoint; it continues on another silo"
+            : $"silo shutting down: the run did not reach an item boundary within {Watch.HandoffTimeout.TotalSeconds:0.#} s and was " +
+              "hard-stopped; it continues from its last finished item on another silo";
+        Journal("handoff", State.Status, State.Status, why, System, JsonSerializer.Serialize(new { silo = SiloName, checkpoint = State.Checkpoint.Cursor }));
+        try
+        {
+            await SaveAsync();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The previous checkpoint stands; recovery resumes from there.
+            LogHandoffNotSaved(logger, ex, JobId);
+        }
+    }
+
+    /// <summary>A waiting job in a new activation: its timer or its place in the type's queue may have died with its silo.</summary>
+    private async Task ResumeWaitingAsync()
+    {
+        var moved = State.ActiveSilo != SiloName;
+        if (State.RetryAt is { } retryAt)
         {
             ScheduleRetry(retryAt);
+        }
+        else
+        {
+            // Asking again is harmless: the admission keeps one place per job.
+            var ticket = await Admission.RequestAsync(JobId, State.Priority, time.GetUtcNow());
+            if (ticket.Granted)
+            {
+                await StartAsync(State.StartAsNewAttempt, System);
+                _recovered = moved;
+                return;
+            }
+
+            State.QueuedReason = WaitingReason(ticket);
+        }
+
+        if (moved)
+        {
+            // The state still names the old silo as answerable for this job: point it here.
+            _recovered = true;
+            await SaveAsync();
+        }
+        else
+        {
+            EnsureWatchdog();
         }
     }
 
@@ -182,6 +278,8 @@ public sealed partial class JobGrain(
                 break;
             case JobAction.Resume:
             case JobAction.Restart:
+                // An operator looked at it: the watchdog's restarts start over.
+                State.WatchdogRestarts = 0;
                 if (control.Action == JobAction.Restart)
                 {
                     PrepareRestart(control.FromCheckpoint);
@@ -235,6 +333,134 @@ public sealed partial class JobGrain(
             await Admission.ReleaseAsync(JobId);
         }
     }
+
+    Task<bool> IJobRun.WakeAsync(string reason)
+    {
+        var recovered = _recovered;
+        _recovered = false;
+        if (recovered)
+        {
+            LogWoken(logger, JobId, reason);
+        }
+
+        return Task.FromResult(recovered);
+    }
+
+    async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WatchdogReminder)
+        {
+            return;
+        }
+
+        if (State.WatchedBy is null)
+        {
+            // Paused, finished or never submitted: nothing to watch.
+            await RemoveWatchdogAsync();
+            return;
+        }
+
+        State.WatchdogRegistered = true;
+        switch (State.Status)
+        {
+            case JobStatus.Queued when State.RetryAt is { } retryAt && _retryTimer is null:
+                ScheduleRetry(retryAt);
+                break;
+            case JobStatus.Queued when State.RetryAt is null && _run is null:
+                // Its place in the type's queue may have been lost with the admission's silo.
+                var ticket = await Admission.RequestAsync(JobId, State.Priority, time.GetUtcNow());
+                if (ticket.Granted && State.Status == JobStatus.Queued && _run is null)
+                {
+                    await StartAsync(State.StartAsNewAttempt, System);
+                }
+
+                break;
+            case JobStatus.Running or JobStatus.Cancelling when _run is not null:
+                await CheckRunAsync();
+                break;
+        }
+    }
+
+    /// <summary>Stalled (no progress for the stall timeout) or overdue (past the type's MaxRunTime): apply the type's policy.</summary>
+    private async Task CheckRunAsync()
+    {
+        var run = _run!;
+        var now = time.GetUtcNow();
+        var changes = run.Progress.Changes;
+        if (changes != _progressChanges)
+        {
+            _progressChanges = changes;
+            _progressSeenAt = now;
+        }
+
+        if (!handlers.TryGet(State.Type, out var registration))
+        {
+            return;
+        }
+
+        var stallTimeout = registration.Options.StallTimeout ?? Watch.StallTimeout;
+        var idle = now - _progressSeenAt;
+        if (idle >= stallTimeout)
+        {
+            await HandleStuckRunAsync(
+                "stall_detected", $"no progress for {Seconds(idle)} (stall timeout {Seconds(stallTimeout)})", registration);
+        }
+        else if (registration.Options.MaxRunTime is { } maxRunTime && now - _runStartedAt >= maxRunTime)
+        {
+            await HandleStuckRunAsync(
+                "overdue", $"running for {Seconds(now - _runStartedAt)}, past the type's max run time of {Seconds(maxRunTime)}", registration);
+        }
+    }
+
+    private async Task HandleStuckRunAsync(string kind, string problem, JobTypeRegistration registration)
+    {
+        var maxRecoveries = registration.Options.MaxRecoveries;
+        var data = JsonSerializer.Serialize(new
+        {
+            lastProgressAt = _progressSeenAt,
+            runStartedAt = _runStartedAt,
+            checkpoint = State.Checkpoint.Cursor,
+            restarts = State.WatchdogRestarts,
+            maxRecoveries,
+        });
+        Journal(kind, State.Status, State.Status, problem, WatchdogActor, data);
+
+        // The stuck run is fenced out and hard-stopped whatever happens next.
+        State.RunEpoch++;
+        _run?.Abort();
+        DisposeRun();
+
+        if (State.Status == JobStatus.Cancelling)
+        {
+            Finish(JobStatus.Cancelled, "cancelled", $"the cancel was completed by a hard stop: {problem}", WatchdogActor);
+        }
+        else if (State.WatchdogRestarts < maxRecoveries)
+        {
+            State.WatchdogRestarts++;
+            State.Recoveries++;
+            State.OwnerSilo = SiloName;
+            Journal("recovery", State.Status, State.Status,
+                $"watchdog restart {State.WatchdogRestarts} of {maxRecoveries} from the checkpoint: {problem}", WatchdogActor, data);
+            await SaveAsync();
+            Launch(registration);
+            return;
+        }
+        else if (registration.Options.WhenRecoveriesExhausted == RecoveriesExhaustedAction.Fail)
+        {
+            State.Error = $"{kind}: {problem}";
+            Finish(JobStatus.Failed, "failed", $"the watchdog gave up after {maxRecoveries} restarts: {problem}", WatchdogActor);
+        }
+        else
+        {
+            Move(JobStatus.Paused, $"paused for investigation after {maxRecoveries} watchdog restarts", WatchdogActor);
+            Journal("paused_for_investigation", null, null, problem, WatchdogActor, data);
+        }
+
+        await SaveAsync();
+        await SyncSlotAsync();
+    }
+
+    private static string Seconds(TimeSpan span) => $"{span.TotalSeconds:0.#} s";
 
     async Task<bool> IJobRun.CheckpointAsync(long epoch, JobCheckpoint checkpoint, JobProgress progress, IReadOnlyList<JobMessage> messages)
     {
@@ -326,9 +552,26 @@ public sealed partial class JobGrain(
     private async Task RecoverAsync(CancellationToken cancellationToken)
     {
         var previousOwner = State.OwnerSilo;
-        State.Recoveries++;
-        var data = JsonSerializer.Serialize(new { previousSilo = previousOwner, checkpoint = State.Checkpoint.Cursor, processed = State.Checkpoint.Processed });
-        Journal("recovery", State.Status, State.Status, $"resumed from the checkpoint after the run on {previousOwner ?? "an unknown silo"} was lost", System, data);
+        _recovered = true;
+        var data = JsonSerializer.Serialize(new
+        {
+            previousSilo = previousOwner,
+            handedOver = State.HandedOverBy is not null,
+            checkpoint = State.Checkpoint.Cursor,
+            processed = State.Checkpoint.Processed,
+        });
+        if (State.HandedOverBy is { } handedOverBy)
+        {
+            // Not a failure: the silo stopped it at a checkpoint on its way down.
+            Journal("recovery", State.Status, State.Status, $"continued from the checkpoint {handedOverBy} saved while shutting down", System, data);
+            State.HandedOverBy = null;
+        }
+        else
+        {
+            State.Recoveries++;
+            Journal("recovery", State.Status, State.Status, $"resumed from the checkpoint after the run on {previousOwner ?? "an unknown silo"} was lost", System, data);
+        }
+
         if (State.Status == JobStatus.Cancelling)
         {
             // It was being cancelled when its silo died: the checkpoint is saved, so finish the cancel.
@@ -399,6 +642,7 @@ public sealed partial class JobGrain(
         {
             State.Attempt++;
             State.Attempts.Add(new JobAttempt(State.Attempt, now, null, null, null));
+            State.WatchdogRestarts = 0;
         }
 
         State.RunEpoch++;
@@ -418,6 +662,9 @@ public sealed partial class JobGrain(
         var run = new JobRunContext(JobId, State.Attempt, State.RunEpoch, parameters, State.Checkpoint, State.Progress, State.Messages, policy, grain, time);
         var handler = handlers.Create(registration);
         _run = run;
+        _runStartedAt = time.GetUtcNow();
+        _progressSeenAt = _runStartedAt;
+        _progressChanges = run.Progress.Changes;
         // Checkpoints and the end of the run are calls, which count as activity, but an item may take longer
         // than the idle collection age: keep the activation while its run lives.
         DelayDeactivation(TimeSpan.FromDays(365));
@@ -437,6 +684,7 @@ public sealed partial class JobGrain(
                 failure = $"{ex.GetType().Name}: {ex.Message}";
             }
 
+            run.MarkHandlerEnded();
             try
             {
                 await grain.RunEndedAsync(run.Epoch, run.Current(), run.Progress.Snapshot(), run.Messages, failure);
@@ -523,8 +771,23 @@ public sealed partial class JobGrain(
     {
         State.Version++;
         State.UpdatedAt = time.GetUtcNow();
+        State.ActiveSilo = SiloName;
         await state.WriteStateAsync();
         Project();
+        if (_deactivating)
+        {
+            return;
+        }
+
+        if (State.WatchedBy is not null)
+        {
+            EnsureWatchdog();
+        }
+        else
+        {
+            await RemoveWatchdogAsync();
+        }
+
         if (JobTransitions.IsTerminal(State.Status) && _run is null)
         {
             // A finished job is read rarely: free its memory now instead of after the idle collection age
@@ -593,6 +856,63 @@ public sealed partial class JobGrain(
             State.Status == JobStatus.Queued ? State.RetryAt : null);
     }
 
+    /// <summary>Gives a watched job its reminder once it has been watched for <see cref="WatchdogOptions.RegisterAfter"/>.</summary>
+    private void EnsureWatchdog()
+    {
+        if (State.WatchdogRegistered || _watchdogTimer is not null || _deactivating)
+        {
+            return;
+        }
+
+        _watchdogTimer = this.RegisterGrainTimer(RegisterWatchdogAsync, new GrainTimerCreationOptions
+        {
+            DueTime = Watch.RegisterAfter,
+            Period = Timeout.InfiniteTimeSpan,
+            KeepAlive = false,
+        });
+    }
+
+    private async Task RegisterWatchdogAsync(CancellationToken cancellationToken)
+    {
+        _watchdogTimer?.Dispose();
+        _watchdogTimer = null;
+        if (State.WatchedBy is null || State.WatchdogRegistered)
+        {
+            return;
+        }
+
+        // Stored with the job's next write; a reminder left behind by a crash removes itself on its next tick.
+        _watchdog = await this.RegisterOrUpdateReminder(WatchdogReminder, Watch.ReminderPeriod, Watch.ReminderPeriod, cancellationToken);
+        State.WatchdogRegistered = true;
+    }
+
+    private async Task RemoveWatchdogAsync()
+    {
+        _watchdogTimer?.Dispose();
+        _watchdogTimer = null;
+        if (!State.WatchdogRegistered && _watchdog is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var reminder = _watchdog ?? await this.GetReminder(WatchdogReminder);
+            if (reminder is not null)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _watchdog = null;
+            State.WatchdogRegistered = false;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The reminder's next tick finds nothing to watch and tries again.
+            LogWatchdogNotRemoved(logger, ex, JobId);
+        }
+    }
+
     private void ScheduleRetry(DateTimeOffset at)
     {
         CancelRetry();
@@ -658,6 +978,15 @@ public sealed partial class JobGrain(
         var text = string.Join('\n', s.Type, parameters, s.Priority, s.MaxAttempts, s.CheckpointEveryItems, s.CheckpointInterval?.Ticks, s.RunAfter?.UtcTicks);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its handoff checkpoint could not be saved; the next activation resumes from the previous one")]
+    private static partial void LogHandoffNotSaved(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its watchdog reminder could not be removed now; its next tick removes it")]
+    private static partial void LogWatchdogNotRemoved(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} recovered on this silo (woken: {Reason})")]
+    private static partial void LogWoken(ILogger logger, string jobId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the end of run {Epoch} could not be reported; recovery resumes from the last checkpoint")]
     private static partial void LogRunEndLost(ILogger logger, Exception exception, string jobId, long epoch);

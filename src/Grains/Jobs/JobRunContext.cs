@@ -12,6 +12,7 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _handlerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly IJobRun _grain;
     private readonly CheckpointPolicy _policy;
     private readonly TimeProvider _time;
@@ -63,6 +64,11 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     public JobProgressTracker Progress { get; }
 
     public IReadOnlyList<JobMessage> Messages => _messages.Snapshot();
+
+    /// <summary>Completes when the handler has returned or thrown (before the run reports its end to the grain).</summary>
+    public Task HandlerEnded => _handlerEnded.Task;
+
+    public void MarkHandlerEnded() => _handlerEnded.TrySetResult();
 
     public void RequestStop() => Cancel(_stop);
 

@@ -1,10 +1,13 @@
+using System.Text.Json.Serialization;
+using OrleansJobs.Storage;
+
 namespace OrleansJobs.Jobs;
 
 /// <summary>
 /// A job's durable state in the <c>jobs</c> store: the checkpoint. Stored as JSON, so the
 /// property names are the on-disk format: add properties, never rename or retype them.
 /// </summary>
-public sealed class JobState
+public sealed class JobState : IWatchedState
 {
     public bool Exists { get; set; }
 
@@ -62,7 +65,24 @@ public sealed class JobState
 
     public string? OwnerSilo { get; set; }
 
+    /// <summary>Times the job resumed from its checkpoint after losing its run (silo death, watchdog restart).</summary>
     public int Recoveries { get; set; }
+
+    /// <summary>Watchdog restarts (stalled or overdue) spent by the current attempt, out of the type's MaxRecoveries.</summary>
+    public int WatchdogRestarts { get; set; }
+
+    /// <summary>Whether a watchdog reminder may exist for this job (it is removed when the job pauses or ends).</summary>
+    public bool WatchdogRegistered { get; set; }
+
+    /// <summary>The run was stopped at its checkpoint because its silo shut down; the next activation continues it.</summary>
+    public string? HandedOverBy { get; set; }
+
+    /// <summary>Silo of the activation that last wrote this state.</summary>
+    public string? ActiveSilo { get; set; }
+
+    /// <summary>A job that runs or waits must be picked up if <see cref="ActiveSilo"/> dies; a paused or finished one need not.</summary>
+    [JsonIgnore]
+    public string? WatchedBy => Exists && Status is JobStatus.Queued or JobStatus.Running or JobStatus.Cancelling ? ActiveSilo : null;
 
     /// <summary>Incremented by every write; the index row carries it so older rows never win.</summary>
     public long Version { get; set; }

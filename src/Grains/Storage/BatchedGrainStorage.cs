@@ -5,6 +5,17 @@ using Orleans.Storage;
 
 namespace OrleansJobs.Storage;
 
+/// <summary>
+/// A grain state that names the silo answerable for it while it must not be forgotten (a job that
+/// runs or waits). <see cref="BatchedGrainStorage"/> stores it beside the state, in the same
+/// statement, for the recovery sweep.
+/// </summary>
+public interface IWatchedState
+{
+    /// <summary>The silo (parsable address) answerable for this grain, or null when nothing must happen to it.</summary>
+    string? WatchedBy { get; }
+}
+
 /// <summary>Options of <see cref="BatchedGrainStorage"/>.</summary>
 public sealed class BatchedGrainStorageOptions
 {
@@ -36,16 +47,18 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
     // returned are the writes that took effect, and their new versions.
     private const string WriteSql = """
         WITH input AS (
-            SELECT * FROM unnest(@grain_id, @state_name, @expected, @payload) WITH ORDINALITY AS t(grain_id, state_name, expected, payload, i)
+            SELECT * FROM unnest(@grain_id, @state_name, @expected, @payload, @watched_by)
+                WITH ORDINALITY AS t(grain_id, state_name, expected, payload, watched_by, i)
         ), updated AS (
-            UPDATE grain_state s SET payload = input.payload, version = s.version + 1, modified_on = now()
+            UPDATE grain_state s
+            SET payload = input.payload, watched_by = input.watched_by, version = s.version + 1, modified_on = now()
             FROM input
             WHERE input.expected IS NOT NULL AND s.grain_id = input.grain_id AND s.state_name = input.state_name
               AND s.version = input.expected
             RETURNING input.i, s.version
         ), inserted AS (
-            INSERT INTO grain_state (grain_id, state_name, version, payload)
-            SELECT grain_id, state_name, 1, payload FROM input WHERE expected IS NULL
+            INSERT INTO grain_state (grain_id, state_name, version, payload, watched_by)
+            SELECT grain_id, state_name, 1, payload, watched_by FROM input WHERE expected IS NULL
             ON CONFLICT DO NOTHING
             RETURNING grain_id, state_name, version
         )
@@ -87,7 +100,7 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        var operation = new Operation(grainId.ToString(), stateName, null, null);
+        var operation = new Operation(grainId.ToString(), stateName, null, null, null);
         ObjectDisposedException.ThrowIf(!_reads.Writer.TryWrite(operation), this);
 
         var (version, payload) = await operation.Done.Task;
@@ -107,7 +120,8 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var payload = _serializer.Serialize(grainState.State).ToArray();
-        var operation = new Operation(grainId.ToString(), stateName, ParseEtag(grainState.ETag), payload);
+        var watchedBy = (grainState.State as IWatchedState)?.WatchedBy;
+        var operation = new Operation(grainId.ToString(), stateName, ParseEtag(grainState.ETag), payload, watchedBy);
         ObjectDisposedException.ThrowIf(!_writes.Writer.TryWrite(operation), this);
 
         var (version, _) = await operation.Done.Task;
@@ -240,6 +254,10 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
             Value = batch.Select(o => o.Expected).ToArray(),
         });
         command.Parameters.Add(new NpgsqlParameter<byte[][]>("payload", [.. batch.Select(o => o.Payload!)]));
+        command.Parameters.Add(new NpgsqlParameter("watched_by", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+        {
+            Value = batch.Select(o => o.WatchedBy).ToArray(),
+        });
         var written = new int?[batch.Count];
         await using (var reader = await command.ExecuteReaderAsync())
         {
@@ -259,8 +277,10 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain storage {Name}: a batch of {Count} operations failed")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, string name, int count);
 
-    private sealed class Operation(string grainId, string stateName, int? expected, byte[]? payload)
+    private sealed class Operation(string grainId, string stateName, int? expected, byte[]? payload, string? watchedBy)
     {
+        public string? WatchedBy { get; } = watchedBy;
+
         public string GrainId { get; } = grainId;
 
         public string StateName { get; } = stateName;

@@ -8,6 +8,7 @@ using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Synthetic;
+using OrleansJobs.Jobs.Watchdog;
 using OrleansJobs.Storage;
 
 namespace OrleansJobs.Silo.Hosting;
@@ -86,6 +87,7 @@ public static class SiloHostingExtensions
 
         // Our own SQL (read model, handler effects) shares one pool per silo.
         silo.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        silo.Services.Configure<WatchdogOptions>(configuration.GetSection(WatchdogOptions.SectionName));
         silo.Services.AddSingleton<SyntheticEffectStore>();
         silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
         silo.Services.AddSingleton<ProjectionWriter>();

@@ -11,6 +11,7 @@ public sealed class JobProgressTracker
     private readonly List<OperationState> _operations = [];
     private long _processed;
     private long? _total;
+    private long _changes;
 
     public JobProgressTracker(long processed = 0, long? total = null)
     {
@@ -25,6 +26,7 @@ public sealed class JobProgressTracker
         lock (_lock)
         {
             _total = total;
+            _changes++;
         }
     }
 
@@ -33,6 +35,7 @@ public sealed class JobProgressTracker
     {
         lock (_lock)
         {
+            _changes++;
             return _processed += items;
         }
     }
@@ -56,6 +59,18 @@ public sealed class JobProgressTracker
             }
 
             return new JobOperationHandle(this, existing);
+        }
+    }
+
+    /// <summary>Counts every change of progress: the watchdog calls a run stalled when this stands still too long.</summary>
+    public long Changes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _changes;
+            }
         }
     }
 
@@ -86,6 +101,7 @@ public sealed class JobProgressTracker
         lock (_lock)
         {
             change(operation);
+            _changes++;
         }
     }
 

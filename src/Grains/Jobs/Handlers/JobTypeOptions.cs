@@ -17,4 +17,23 @@ public sealed class JobTypeOptions
 
     /// <summary>Longest a run may take before the watchdog calls it overdue; null: no limit.</summary>
     public TimeSpan? MaxRunTime { get; set; }
+
+    /// <summary>A run without progress this long is stalled; null: <c>Watchdog:StallTimeout</c>.</summary>
+    public TimeSpan? StallTimeout { get; set; }
+
+    /// <summary>Restarts from the checkpoint the watchdog gives a stalled or overdue attempt before <see cref="WhenRecoveriesExhausted"/>.</summary>
+    public int MaxRecoveries { get; set; } = 3;
+
+    /// <summary>What the watchdog does once the restarts are spent.</summary>
+    public RecoveriesExhaustedAction WhenRecoveriesExhausted { get; set; } = RecoveriesExhaustedAction.Pause;
+}
+
+/// <summary>What happens to a job that stalls again after its last watchdog restart.</summary>
+public enum RecoveriesExhaustedAction
+{
+    /// <summary>Paused for investigation: an operator resumes, restarts or fails it.</summary>
+    Pause,
+
+    /// <summary>Failed, with the stall as its error.</summary>
+    Fail,
 }
