@@ -11,5 +11,6 @@ app.UseStatusCodePages();
 app.MapOpenApi();
 app.MapHealthApi();
 app.MapJobsApi();
+app.MapRecoveryApi();
 app.MapOrleansDashboard("/dashboard");
 app.Run();

@@ -874,16 +874,29 @@ public sealed partial class JobGrain(
 
     private async Task RegisterWatchdogAsync(CancellationToken cancellationToken)
     {
-        _watchdogTimer?.Dispose();
+        // A one-shot timer: disposing it here would cancel this very callback.
+        var timer = _watchdogTimer;
         _watchdogTimer = null;
-        if (State.WatchedBy is null || State.WatchdogRegistered)
+        try
         {
-            return;
-        }
+            if (State.WatchedBy is null || State.WatchdogRegistered)
+            {
+                return;
+            }
 
-        // Stored with the job's next write; a reminder left behind by a crash removes itself on its next tick.
-        _watchdog = await this.RegisterOrUpdateReminder(WatchdogReminder, Watch.ReminderPeriod, Watch.ReminderPeriod, cancellationToken);
-        State.WatchdogRegistered = true;
+            // Stored with the job's next write; a reminder left behind by a crash removes itself on its next tick.
+            _watchdog = await this.RegisterOrUpdateReminder(WatchdogReminder, Watch.ReminderPeriod, Watch.ReminderPeriod, CancellationToken.None);
+            State.WatchdogRegistered = true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Until a later save tries again, the recovery sweep covers this job.
+            LogWatchdogNotRegistered(logger, ex, JobId);
+        }
+        finally
+        {
+            timer?.Dispose();
+        }
     }
 
     private async Task RemoveWatchdogAsync()
@@ -981,6 +994,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its handoff checkpoint could not be saved; the next activation resumes from the previous one")]
     private static partial void LogHandoffNotSaved(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its watchdog reminder could not be registered; the recovery sweep still covers it")]
+    private static partial void LogWatchdogNotRegistered(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its watchdog reminder could not be removed now; its next tick removes it")]
     private static partial void LogWatchdogNotRemoved(ILogger logger, Exception exception, string jobId);

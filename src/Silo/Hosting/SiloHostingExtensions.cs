@@ -9,6 +9,7 @@ using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Jobs.Watchdog;
+using OrleansJobs.Recovery;
 using OrleansJobs.Storage;
 
 namespace OrleansJobs.Silo.Hosting;
@@ -88,6 +89,8 @@ public static class SiloHostingExtensions
         // Our own SQL (read model, handler effects) shares one pool per silo.
         silo.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         silo.Services.Configure<WatchdogOptions>(configuration.GetSection(WatchdogOptions.SectionName));
+        silo.Services.AddSingleton<RecoverySweep>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RecoveryTrigger>();
         silo.Services.AddSingleton<SyntheticEffectStore>();
         silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
         silo.Services.AddSingleton<ProjectionWriter>();

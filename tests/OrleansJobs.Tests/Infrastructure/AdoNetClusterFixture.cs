@@ -4,6 +4,7 @@ using Orleans.TestingHost;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Synthetic;
+using OrleansJobs.Jobs.Watchdog;
 using OrleansJobs.Silo.Hosting;
 using OrleansJobs.Tests.TestGrains;
 
@@ -20,6 +21,19 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
     public const string LimitedType = "synthetic-limited";
 
     public const int LimitedSlots = 3;
+
+    /// <summary>The synthetic handler under a name whose runs stall after <see cref="StallTimeout"/> and pause after two restarts.</summary>
+    public const string WatchedType = "synthetic-watched";
+
+    /// <summary>As <see cref="WatchedType"/>, but a run that stalls again after its restart fails the job.</summary>
+    public const string WatchedFailingType = "synthetic-watched-fail";
+
+    /// <summary>Runs of this type are overdue after <see cref="MaxRunTime"/>; one restart, then paused.</summary>
+    public const string TimedType = "synthetic-timed";
+
+    public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(2);
+
+    public static readonly TimeSpan MaxRunTime = TimeSpan.FromSeconds(2);
 
     private TestDatabase? _database;
     private TestCluster? _cluster;
@@ -72,11 +86,32 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
                 o.ConnectionString = connectionString;
             });
             siloBuilder.AddOrleansJobsServices(siloBuilder.Configuration, connectionString);
-            // Reminders below the production minimum keep the watchdog tests short.
+            // Reminders below the production minimum keep the watchdog tests short; every job gets its reminder at once.
             siloBuilder.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            siloBuilder.Services.Configure<WatchdogOptions>(o =>
+            {
+                o.ReminderPeriod = TimeSpan.FromSeconds(1);
+                o.RegisterAfter = TimeSpan.Zero;
+            });
             siloBuilder.Services.AddSingleton(new TickLog(connectionString));
             // A type with few slots, to see admission order and limits.
             siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(LimitedType, o => o.MaxConcurrent = LimitedSlots);
+            siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(WatchedType, o =>
+            {
+                o.StallTimeout = StallTimeout;
+                o.MaxRecoveries = 2;
+            });
+            siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(WatchedFailingType, o =>
+            {
+                o.StallTimeout = StallTimeout;
+                o.MaxRecoveries = 1;
+                o.WhenRecoveriesExhausted = RecoveriesExhaustedAction.Fail;
+            });
+            siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(TimedType, o =>
+            {
+                o.MaxRunTime = MaxRunTime;
+                o.MaxRecoveries = 1;
+            });
         }
     }
 
