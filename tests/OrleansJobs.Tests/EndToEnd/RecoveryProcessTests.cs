@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OrleansJobs.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OrleansJobs.Tests.EndToEnd;
+
+/// <summary>
+/// Silo processes killed (SIGKILL) or stopped (SIGTERM) under running jobs, with the API host in
+/// front: the jobs continue on the survivor from their checkpoints, every item's effect exactly
+/// once, and the journal says what happened. Run apart from the parallel tests: they measure.
+/// </summary>
+[Collection(TimingCollection.Name)]
+public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestOutputHelper output) : IClassFixture<MigratedDatabaseFixture>
+{
+    private const int Items = 150;
+    private const int CheckpointEvery = 10;
+
+    [Fact]
+    public async Task KilledSilo_ItsJobsResumeOnTheSurvivor_FromTheirCheckpoints()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var silos = new[] { cluster.StartSilo(), cluster.StartSilo() };
+        using var http = await StartApiAsync(cluster, silos.Length);
+        var jobs = await SubmitAsync(http, 12);
+        var owners = await WaitAllRunningAsync(http, jobs);
+        var victim = silos.MaxBy(s => owners.Values.Count(o => o.Contains($":{s.SiloPort}@", StringComparison.Ordinal)))!;
+        var victimAddress = owners.Values.First(o => o.Contains($":{victim.SiloPort}@", StringComparison.Ordinal));
+        var moved = owners.Where(o => o.Value == victimAddress).Select(o => o.Key).ToList();
+
+        var clock = Stopwatch.StartNew();
+        await victim.Process.KillAsync();
+        await WaitAllAsync(http, moved, j => j.GetProperty("silo").GetString() is { } s && s != victimAddress
+            && j.GetProperty("status").GetString() == "Running", TimeSpan.FromSeconds(60));
+        output.WriteLine($"{moved.Count} jobs of the killed silo running again on the survivor {clock.Elapsed.TotalSeconds:0.0} s after SIGKILL");
+        await WaitAllAsync(http, jobs, j => j.GetProperty("status").GetString() == "Completed", TimeSpan.FromSeconds(90));
+
+        foreach (var id in jobs)
+        {
+            Assert.Equal(Items, await EffectsAsync(id));
+            var journal = await JournalAsync(http, id);
+            var recoveries = journal.Where(e => e.GetProperty("type").GetString() == "recovery").ToList();
+            if (moved.Contains(id))
+            {
+                var recovery = Assert.Single(recoveries);
+                Assert.Equal(victimAddress, recovery.GetProperty("data").GetProperty("previousSilo").GetString());
+                Assert.Contains(victimAddress, recovery.GetProperty("reason").GetString(), StringComparison.Ordinal);
+                // Redone work is bounded by one checkpoint interval; effects were never duplicated (above).
+                Assert.InRange(await RedoneAsync(id), 0, CheckpointEvery);
+            }
+            else
+            {
+                Assert.Empty(recoveries);
+                Assert.Equal(0, await RedoneAsync(id));
+            }
+        }
+
+        // Nothing is left for a sweep to do, and the status reports the sweeps.
+        using var trigger = await http.PostAsync(new Uri("/api/recovery/trigger", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, trigger.StatusCode);
+        var run = await trigger.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((0, 0, 0), (run.GetProperty("candidates").GetInt32(), run.GetProperty("recovered").GetInt32(), run.GetProperty("failed").GetInt32()));
+        var status = await http.GetFromJsonAsync<JsonElement>(new Uri("/api/recovery/status", UriKind.Relative));
+        Assert.Equal(0, status.GetProperty("running").GetInt64());
+        Assert.Equal(0, status.GetProperty("stalled").GetInt64());
+        Assert.StartsWith("requested through the API", status.GetProperty("lastRecoveryRun").GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await fixture.Database.ScalarAsync<int>(
+            "SELECT count(*) FROM grain_state WHERE watched_by IS NOT NULL AND grain_id LIKE 'job/%' AND grain_id = ANY(@ids)",
+            ("ids", jobs.Select(j => $"job/{j}").ToArray())));
+    }
+
+    [Fact]
+    public async Task StoppedSilo_HandsItsJobsOverAtACheckpoint_WithoutRedoingAnything()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var silos = new[] { cluster.StartSilo(), cluster.StartSilo() };
+        using var http = await StartApiAsync(cluster, silos.Length);
+        var jobs = await SubmitAsync(http, 8);
+        var owners = await WaitAllRunningAsync(http, jobs);
+        var leaving = silos.MaxBy(s => owners.Values.Count(o => o.Contains($":{s.SiloPort}@", StringComparison.Ordinal)))!;
+        var leavingAddress = owners.Values.First(o => o.Contains($":{leaving.SiloPort}@", StringComparison.Ordinal));
+        var moved = owners.Where(o => o.Value == leavingAddress).Select(o => o.Key).ToList();
+
+        var clock = Stopwatch.StartNew();
+        await leaving.Process.TerminateAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, leaving.Process.ExitCode);
+        output.WriteLine($"the silo exited {clock.Elapsed.TotalSeconds:0.0} s after SIGTERM");
+        await WaitAllAsync(http, moved, j => j.GetProperty("status").GetString() == "Completed"
+            || (j.GetProperty("silo").GetString() is { } s && s != leavingAddress && j.GetProperty("status").GetString() == "Running"),
+            TimeSpan.FromSeconds(60));
+        output.WriteLine($"{moved.Count} jobs handed over and running again {clock.Elapsed.TotalSeconds:0.0} s after SIGTERM");
+        await WaitAllAsync(http, jobs, j => j.GetProperty("status").GetString() == "Completed", TimeSpan.FromSeconds(90));
+
+        foreach (var id in moved)
+        {
+            Assert.Equal(Items, await EffectsAsync(id));
+            Assert.Equal(0, await RedoneAsync(id));
+            var journal = await JournalAsync(http, id);
+            var handoff = Assert.Single(journal, e => e.GetProperty("type").GetString() == "handoff");
+            Assert.Contains("silo shutting down", handoff.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            var recovery = Assert.Single(journal, e => e.GetProperty("type").GetString() == "recovery");
+            Assert.Contains("while shutting down", recovery.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            var job = await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}", UriKind.Relative));
+            Assert.Equal(0, job.GetProperty("recoveries").GetInt32()); // a hand-over is not a failure
+        }
+    }
+
+    private static async Task<HttpClient> StartApiAsync(ProcessCluster cluster, int silos)
+    {
+        var api = cluster.StartApiHost();
+        var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        await ProcessCluster.WaitForReadyAsync(http, silos);
+        return http;
+    }
+
+    private static async Task<List<string>> SubmitAsync(HttpClient http, int count)
+    {
+        var body = $$$"""{"type": "synthetic", "parameters": {"items": {{{Items}}}, "itemMs": 30}, "checkpoint": {"everyItems": {{{CheckpointEvery}}}}}""";
+        var ids = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync(new Uri("/api/jobs", UriKind.Relative), content);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        }
+
+        return ids;
+    }
+
+    /// <summary>Waits until every job runs past its first checkpoints; returns each job's silo.</summary>
+    private static async Task<Dictionary<string, string>> WaitAllRunningAsync(HttpClient http, List<string> ids)
+    {
+        await WaitAllAsync(http, ids, j => j.GetProperty("progress").GetProperty("processed").GetInt64() >= 2 * CheckpointEvery, TimeSpan.FromSeconds(60));
+        var owners = new Dictionary<string, string>();
+        foreach (var id in ids)
+        {
+            var job = await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}", UriKind.Relative));
+            owners[id] = job.GetProperty("silo").GetString()!;
+        }
+
+        return owners;
+    }
+
+    private static Task WaitAllAsync(HttpClient http, List<string> ids, Func<JsonElement, bool> condition, TimeSpan timeout)
+    {
+        var last = new Dictionary<string, string>();
+        return Wait.UntilAsync(
+            $"{ids.Count} jobs to reach the awaited state",
+            async () =>
+            {
+                var all = true;
+                foreach (var id in ids)
+                {
+                    using var response = await http.GetAsync(new Uri($"/api/jobs/{id}", UriKind.Relative));
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        last[id] = $"HTTP {(int)response.StatusCode}";
+                        all = false;
+                        continue;
+                    }
+
+                    var job = await response.Content.ReadFromJsonAsync<JsonElement>();
+                    last[id] = $"{job.GetProperty("status")} {job.GetProperty("progress").GetProperty("processed")} on {job.GetProperty("silo")}";
+                    all &= condition(job);
+                }
+
+                return all;
+            },
+            timeout,
+            () => Task.FromResult(string.Join("; ", last.Select(kv => $"{kv.Key}: {kv.Value}"))),
+            TimeSpan.FromMilliseconds(250));
+    }
+
+    private static async Task<List<JsonElement>> JournalAsync(HttpClient http, string id)
+    {
+        // The journal is a projection: wait until it shows the job's end.
+        List<JsonElement> entries = [];
+        await Wait.UntilAsync($"the journal of {id} to show its end", async () =>
+        {
+            entries = [.. (await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}/journal", UriKind.Relative))).EnumerateArray()];
+            return entries.Any(e => e.GetProperty("to").ValueKind == JsonValueKind.String && e.GetProperty("to").GetString() == "Completed");
+        });
+        return entries;
+    }
+
+    private Task<int> EffectsAsync(string id) =>
+        fixture.Database.ScalarAsync<int>("SELECT count(*) FROM synthetic_item_effects WHERE job_id = @id", ("id", id));
+
+    private Task<int> RedoneAsync(string id) =>
+        fixture.Database.ScalarAsync<int>("SELECT count(*) FROM synthetic_item_executions WHERE job_id = @id AND executions > 1", ("id", id));
+}
