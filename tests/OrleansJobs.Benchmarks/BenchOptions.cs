@@ -3,26 +3,31 @@ using System.Globalization;
 namespace OrleansJobs.Benchmarks;
 
 /// <summary>Command line of the benchmark runner. Every load loop is bounded in count and in time.</summary>
-public sealed record BenchOptions(string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos)
+public sealed record BenchOptions(string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos, int Kills = 5)
 {
     public const string Usage = """
         usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K]
-          --jobs             trivial jobs submitted in the throughput phase (default 20000, at most 200000)
+               OrleansJobs.Benchmarks recovery [--jobs N] [--kills K] [--silos K] [--max-seconds S]
+          --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
+                             recovery: long jobs kept running through the kills (default 30)
+          --kills            recovery: silos killed with SIGKILL, one after another (default 5, at least 5)
           --concurrency      concurrent HTTP clients in that phase (default 64, at most 512)
           --latency-samples  sequential submissions timed for submit-to-Running latency (default 1000)
           --max-seconds      time limit of each phase (default 120)
-          --silos            silo processes (default 1)
+          --silos            silo processes (default 1; recovery: 3)
         The server: ORLEANSJOBS_DB, or else the checkout's private PostgreSQL (deploy/pg.sh).
         """;
 
     public static BenchOptions? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not "throughput")
+        if (args.Length == 0 || args[0] is not ("throughput" or "recovery"))
         {
             return null;
         }
 
-        var options = new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(120), 1);
+        BenchOptions? options = args[0] == "recovery"
+            ? new BenchOptions(args[0], 30, 64, 1_000, TimeSpan.FromSeconds(120), 3)
+            : new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(120), 1);
         for (var i = 1; i < args.Length; i += 2)
         {
             if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var value))
@@ -32,11 +37,12 @@ public sealed record BenchOptions(string Scenario, int Jobs, int Concurrency, in
 
             options = args[i] switch
             {
-                "--jobs" when value is >= 100 and <= 200_000 => options with { Jobs = value },
+                "--jobs" when value is >= 1 and <= 200_000 => options with { Jobs = value },
+                "--kills" when value is >= 5 and <= 50 => options with { Kills = value },
                 "--concurrency" when value is >= 1 and <= 512 => options with { Concurrency = value },
                 "--latency-samples" when value is >= 10 and <= 100_000 => options with { LatencySamples = value },
                 "--max-seconds" when value is >= 5 and <= 3_600 => options with { PhaseLimit = TimeSpan.FromSeconds(value) },
-                "--silos" when value is >= 1 and <= 5 => options with { Silos = value },
+                "--silos" when value is >= 1 and <= 5 && (args[0] != "recovery" || value >= 2) => options with { Silos = value },
                 _ => null,
             };
             if (options is null)

@@ -21,6 +21,7 @@ try
     return options.Scenario switch
     {
         "throughput" => await ThroughputBenchmark.RunAsync(options, stop.Token),
+        "recovery" => await RecoveryBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }
