@@ -9,6 +9,7 @@ namespace OrleansJobs.Recovery;
 /// <param name="Failed">Jobs that could not be reached; the next sweep tries them again.</param>
 /// <param name="GoneSilos">The silos the candidates were left on.</param>
 /// <param name="Silo">The silo that ran the sweep.</param>
+/// <param name="IndexRepaired">Jobs whose index row had fallen behind their state (their silo died between the two writes); waking them rewrote it.</param>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.RecoveryRun")]
 public sealed record RecoveryRun(
     [property: Id(0)] string Reason,
@@ -18,7 +19,8 @@ public sealed record RecoveryRun(
     [property: Id(4)] int Recovered,
     [property: Id(5)] int Failed,
     [property: Id(6)] IReadOnlyList<string> GoneSilos,
-    [property: Id(7)] string Silo);
+    [property: Id(7)] string Silo,
+    [property: Id(8)] int IndexRepaired = 0);
 
 /// <summary>
 /// The cluster's recovery sweep (one activation, key <see cref="ClusterKey"/>): finds the jobs

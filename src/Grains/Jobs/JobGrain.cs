@@ -32,6 +32,8 @@ public sealed partial class JobGrain(
     private const string WatchdogActor = "watchdog";
     private const string WatchdogReminder = "watchdog";
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan WaitingRecheck = TimeSpan.FromSeconds(15);
+    private const int RunEndReportAttempts = 10;
 
     // The live run, until it reports its end (RunEnded) or is fenced out (kill). Whether a run
     // is still draining is judged by this, never by its task: the task outlives the report.
@@ -40,6 +42,7 @@ public sealed partial class JobGrain(
     private long _handedOverSeq; // journal entries up to here were given to the batcher by this activation
     private IGrainTimer? _retryTimer;
     private IGrainTimer? _watchdogTimer; // registers the reminder once the job has been watched for RegisterAfter
+    private IGrainTimer? _waitingTimer; // a job waiting for a slot re-asks now and then: the admission keeps its queue in memory
     private IGrainReminder? _watchdog;
     private bool _recovered; // this activation resumed the job; the next WakeAsync reports it
     private bool _deactivating;
@@ -154,6 +157,7 @@ public sealed partial class JobGrain(
         else
         {
             EnsureWatchdog();
+            EnsureWaitingCheck();
         }
     }
 
@@ -355,7 +359,9 @@ public sealed partial class JobGrain(
 
         if (State.WatchedBy is null)
         {
-            // Paused, finished or never submitted: nothing to watch.
+            // Paused, finished or never submitted: nothing to watch. The reminder may be one a crashed
+            // activation registered without recording it: it ticked, so it exists.
+            State.WatchdogRegistered = true;
             await RemoveWatchdogAsync();
             return;
         }
@@ -687,11 +693,25 @@ public sealed partial class JobGrain(
             run.MarkHandlerEnded();
             try
             {
-                await grain.RunEndedAsync(run.Epoch, run.Current(), run.Progress.Snapshot(), run.Messages, failure);
+                // Until the grain has heard it, it believes the run is alive: retry a lost report
+                // (a timeout under load, a silo in trouble). A superseded run's report is simply ignored.
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        await grain.RunEndedAsync(run.Epoch, run.Current(), run.Progress.Snapshot(), run.Messages, failure);
+                        break;
+                    }
+                    catch (Exception ex) when (attempt < RunEndReportAttempts && ex is not OutOfMemoryException)
+                    {
+                        LogRunEndRetry(logger, ex, JobId, run.Epoch, attempt);
+                        await Task.Delay(TimeSpan.FromSeconds(Math.Min(10, attempt)));
+                    }
+                }
             }
             catch (Exception ex)
             {
-                // The job's state is durable at its last checkpoint; recovery resumes from there.
+                // The job's state is durable at its last checkpoint; the watchdog finds the run silent and restarts it.
                 LogRunEndLost(logger, ex, JobId, run.Epoch);
             }
             finally
@@ -787,6 +807,8 @@ public sealed partial class JobGrain(
         {
             await RemoveWatchdogAsync();
         }
+
+        EnsureWaitingCheck();
 
         if (JobTransitions.IsTerminal(State.Status) && _run is null)
         {
@@ -890,12 +912,57 @@ public sealed partial class JobGrain(
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // Until a later save tries again, the recovery sweep covers this job.
+            // The reminder service may be moving (a silo just died): try again shortly.
             LogWatchdogNotRegistered(logger, ex, JobId);
+            timer?.Dispose();
+            timer = null;
+            _watchdogTimer = this.RegisterGrainTimer(RegisterWatchdogAsync, new GrainTimerCreationOptions
+            {
+                DueTime = TimeSpan.FromSeconds(5),
+                Period = Timeout.InfiniteTimeSpan,
+                KeepAlive = false,
+            });
         }
         finally
         {
             timer?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A job waiting for a slot asks again every <see cref="WaitingRecheck"/>: asking is idempotent,
+    /// and if the admission grain lost its queue with its silo, the job is queued again at once.
+    /// </summary>
+    private void EnsureWaitingCheck()
+    {
+        if (_waitingTimer is not null || _deactivating || State.Status != JobStatus.Queued || State.RetryAt is not null || _run is not null)
+        {
+            return;
+        }
+
+        _waitingTimer = this.RegisterGrainTimer(RecheckWaitingAsync, new GrainTimerCreationOptions
+        {
+            DueTime = WaitingRecheck,
+            Period = WaitingRecheck,
+            KeepAlive = false,
+        });
+    }
+
+    private async Task RecheckWaitingAsync(CancellationToken cancellationToken)
+    {
+        if (State.Status != JobStatus.Queued || State.RetryAt is not null || _run is not null)
+        {
+            _waitingTimer?.Dispose();
+            _waitingTimer = null;
+            return;
+        }
+
+        var ticket = await Admission.RequestAsync(JobId, State.Priority, State.UpdatedAt);
+        if (ticket.Granted && State.Status == JobStatus.Queued && State.RetryAt is null && _run is null)
+        {
+            _waitingTimer?.Dispose();
+            _waitingTimer = null;
+            await StartAsync(State.StartAsNewAttempt, System);
         }
     }
 
@@ -1003,6 +1070,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} recovered on this silo (woken: {Reason})")]
     private static partial void LogWoken(ILogger logger, string jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: reporting the end of run {Epoch} failed (attempt {Attempt}); retrying")]
+    private static partial void LogRunEndRetry(ILogger logger, Exception exception, string jobId, long epoch, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the end of run {Epoch} could not be reported; recovery resumes from the last checkpoint")]
     private static partial void LogRunEndLost(ILogger logger, Exception exception, string jobId, long epoch);

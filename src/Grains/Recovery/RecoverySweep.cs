@@ -31,6 +31,20 @@ public sealed partial class RecoverySweep(
         WHERE watched_by IS NOT NULL AND state_name = @state_name AND NOT (watched_by = ANY(@alive))
         """;
 
+    // Index rows of active jobs that are behind the job's state although the state was written a
+    // while ago: the silo died between the state's commit and the projection's. The job's outbox
+    // still holds what is missing; activating the job writes it again (duplicates are ignored).
+    private const string StaleIndexSql = """
+        SELECT j.job_id FROM job_index j
+        JOIN grain_state g ON g.grain_id = 'job/' || j.job_id AND g.state_name = @state_name
+        WHERE j.status IN ('Queued', 'Running', 'Cancelling', 'Paused')
+          AND g.modified_on < now() - @settle
+          AND (convert_from(g.payload, 'UTF8')::jsonb ->> 'Version')::bigint > j.state_version
+        """;
+
+    /// <summary>How long a projection may take before the sweep calls its index row stale.</summary>
+    private static readonly TimeSpan ProjectionSettle = TimeSpan.FromSeconds(10);
+
     public async Task<RecoveryRun> RunAsync(string reason, CancellationToken cancellationToken)
     {
         var started = time.GetUtcNow();
@@ -51,10 +65,24 @@ public sealed partial class RecoverySweep(
             }
         }
 
+        var stale = new List<string>();
+        await using (var command = dataSource.CreateCommand(StaleIndexSql))
+        {
+            command.Parameters.AddWithValue("state_name", JobStateName);
+            command.Parameters.AddWithValue("settle", ProjectionSettle);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                stale.Add(reader.GetString(0));
+            }
+        }
+
+        var known = candidates.Select(c => c.JobId).ToHashSet(StringComparer.Ordinal);
+        var repairs = stale.Where(known.Add).Select(id => (JobId: id, Silo: "index")).ToList();
         var recovered = 0;
         var failed = 0;
         await Parallel.ForEachAsync(
-            candidates,
+            candidates.Concat(repairs),
             new ParallelOptions { MaxDegreeOfParallelism = options.Value.SweepParallelism, CancellationToken = cancellationToken },
             async (candidate, token) =>
             {
@@ -73,18 +101,19 @@ public sealed partial class RecoverySweep(
             });
 
         var gone = candidates.Select(c => c.Silo).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var run = new RecoveryRun(reason, started, time.GetUtcNow(), candidates.Count, recovered, failed, gone, silo.SiloAddress.ToParsableString());
-        if (candidates.Count > 0)
+        var run = new RecoveryRun(
+            reason, started, time.GetUtcNow(), candidates.Count, recovered, failed, gone, silo.SiloAddress.ToParsableString(), repairs.Count);
+        if (candidates.Count + repairs.Count > 0)
         {
-            LogSweep(logger, reason, candidates.Count, recovered, failed, string.Join(", ", gone));
+            LogSweep(logger, reason, candidates.Count, recovered, failed, string.Join(", ", gone), repairs.Count);
         }
 
         return run;
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Recovery sweep ({Reason}): {Candidates} job(s) of silos no longer active ({Silos}); {Recovered} resumed here, {Failed} unreachable")]
-    private static partial void LogSweep(ILogger logger, string reason, int candidates, int recovered, int failed, string silos);
+        Message = "Recovery sweep ({Reason}): {Candidates} job(s) of silos no longer active ({Silos}); {Recovered} resumed, {Failed} unreachable; {Repaired} stale index row(s) rewritten")]
+    private static partial void LogSweep(ILogger logger, string reason, int candidates, int recovered, int failed, string silos, int repaired);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery sweep could not wake job {JobId} (left on {Silo}); the next sweep tries again")]
     private static partial void LogWakeFailed(ILogger logger, Exception exception, string jobId, string silo);

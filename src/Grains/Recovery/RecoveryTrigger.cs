@@ -1,21 +1,26 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansJobs.Jobs.Watchdog;
 
 namespace OrleansJobs.Recovery;
 
 /// <summary>
-/// The silo's side of recovery: asks for a sweep once this silo is active, and again whenever
-/// the cluster declares a member dead, so the jobs of a dead silo resume within moments of its
-/// eviction instead of on their next watchdog tick. Of the active silos, the one with the lowest
-/// address asks, so one change costs one sweep.
+/// The silo's side of recovery: asks for a sweep once this silo is active, whenever the cluster
+/// declares a member dead (so the jobs of a dead silo resume within moments of its eviction
+/// instead of on their next watchdog tick), and every <see cref="WatchdogOptions.RecoveryInterval"/>.
+/// Of the active silos, the one with the lowest address asks, so one change costs one sweep; the
+/// periodic sweep is driven from here, by a live silo, not by a timer that could die with the
+/// recovery grain's silo.
 /// </summary>
 public sealed partial class RecoveryTrigger(
     IClusterMembershipService membership,
     IGrainFactory grains,
     ILocalSiloDetails localSilo,
+    IOptions<WatchdogOptions> options,
     ILogger<RecoveryTrigger> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
-    private const int Attempts = 10;
+    private const int Attempts = 60;
 
     private readonly CancellationTokenSource _stopping = new();
     private Task _watching = Task.CompletedTask;
@@ -25,9 +30,33 @@ public sealed partial class RecoveryTrigger(
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
-        _watching = Task.Run(() => WatchAsync(_stopping.Token), CancellationToken.None);
+        _watching = Task.WhenAll(
+            Task.Run(() => WatchAsync(_stopping.Token), CancellationToken.None),
+            Task.Run(() => PeriodicAsync(_stopping.Token), CancellationToken.None));
         return Task.CompletedTask;
     }
+
+    private async Task PeriodicAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.RecoveryInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                if (IsLeader(membership.CurrentSnapshot))
+                {
+                    await TriggerAsync("periodic", cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The silo is stopping.
+        }
+    }
+
+    private bool IsLeader(ClusterMembershipSnapshot snapshot) =>
+        localSilo.SiloAddress.Equals(snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).Min());
 
     private async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -64,8 +93,7 @@ public sealed partial class RecoveryTrigger(
                     .Select(m => m.SiloAddress.ToParsableString())
                     .ToList();
                 known = snapshot;
-                var leader = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).Min();
-                if (died.Count > 0 && me.Equals(leader))
+                if (died.Count > 0 && IsLeader(snapshot))
                 {
                     await TriggerAsync($"silo {string.Join(", ", died)} declared dead", cancellationToken);
                 }
