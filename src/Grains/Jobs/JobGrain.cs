@@ -93,17 +93,23 @@ public sealed partial class JobGrain(
             return;
         }
 
-        run.RequestStop();
+        run.HandOver();
+        // The run stops at its next item boundary, or is already at one: waiting for this grain to
+        // store a checkpoint, which it cannot do while deactivating (the checkpoint is taken below).
         var stopped = false;
-        try
+        var deadline = time.GetUtcNow() + Watch.HandoffTimeout;
+        while (!cancellationToken.IsCancellationRequested && time.GetUtcNow() < deadline)
         {
-            await run.HandlerEnded.WaitAsync(Watch.HandoffTimeout, cancellationToken);
-            stopped = true;
+            if (run.HandlerEnded.IsCompleted || run.Checkpointing)
+            {
+                stopped = true;
+                break;
+            }
+
+            await Task.WhenAny(run.HandlerEnded, Task.Delay(TimeSpan.FromMilliseconds(10), CancellationToken.None));
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-            run.Abort();
-        }
+
+        run.Abort();
 
         // Whatever the run reports from now on is refused: its successor starts from this checkpoint.
         State.RunEpoch++;

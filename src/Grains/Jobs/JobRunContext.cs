@@ -22,6 +22,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     private Dictionary<string, long> _counters;
     private long _itemsSinceCheckpoint;
     private long _lastCheckpointAt;
+    private bool _handingOver;
+    private bool _checkpointing;
 
     public JobRunContext(
         string jobId, int attempt, long epoch, JsonElement parameters, JobCheckpoint checkpoint, JobProgress progress,
@@ -72,6 +74,19 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public void RequestStop() => Cancel(_stop);
 
+    /// <summary>
+    /// The grain is going away (silo shutdown) and takes the checkpoint from <see cref="Current"/>
+    /// itself: from now on the run must not call it (the call would wait for the deactivation).
+    /// </summary>
+    /// <summary>The run is waiting for the grain to store a checkpoint: it is at an item boundary.</summary>
+    public bool Checkpointing => Volatile.Read(ref _checkpointing);
+
+    public void HandOver()
+    {
+        Volatile.Write(ref _handingOver, true);
+        Cancel(_stop);
+    }
+
     public void Abort()
     {
         Cancel(_stop);
@@ -99,9 +114,20 @@ internal sealed class JobRunContext : IJobContext, IDisposable
             }
         }
 
-        if (due is not null && !await _grain.CheckpointAsync(Epoch, due, Progress.Snapshot(), Messages))
+        if (due is not null && !Volatile.Read(ref _handingOver))
         {
-            throw new JobRunSupersededException(JobId, Epoch);
+            Volatile.Write(ref _checkpointing, true);
+            try
+            {
+                if (!await _grain.CheckpointAsync(Epoch, due, Progress.Snapshot(), Messages))
+                {
+                    throw new JobRunSupersededException(JobId, Epoch);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _checkpointing, false);
+            }
         }
     }
 
