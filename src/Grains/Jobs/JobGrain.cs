@@ -884,10 +884,16 @@ public sealed partial class JobGrain(
             State.Status == JobStatus.Queued ? State.RetryAt : null);
     }
 
-    /// <summary>Gives a watched job its reminder once it has been watched for <see cref="WatchdogOptions.RegisterAfter"/>.</summary>
+    /// <summary>
+    /// Gives a running job its reminder once it has run for <see cref="WatchdogOptions.RegisterAfter"/>.
+    /// A waiting job needs none: nothing of it can stall, the recovery sweep finds it through
+    /// <c>watched_by</c> if its silo dies, and it re-asks for its slot itself. Registering a
+    /// reminder for each of thousands of scheduled jobs would cost a commit apiece.
+    /// </summary>
     private void EnsureWatchdog()
     {
-        if (State.WatchdogRegistered || _watchdogTimer is not null || _deactivating)
+        if (State.WatchdogRegistered || _watchdogTimer is not null || _deactivating
+            || State.Status is not (JobStatus.Running or JobStatus.Cancelling))
         {
             return;
         }
@@ -907,7 +913,7 @@ public sealed partial class JobGrain(
         _watchdogTimer = null;
         try
         {
-            if (State.WatchedBy is null || State.WatchdogRegistered)
+            if (State.Status is not (JobStatus.Running or JobStatus.Cancelling) || State.WatchdogRegistered)
             {
                 return;
             }

@@ -9,8 +9,8 @@ public sealed class WatchdogOptions
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// A job gets its reminder once it has been running or waiting this long. A shorter job never
-    /// writes one (two commits saved per job); until then the recovery sweep covers it.
+    /// A running job gets its reminder once it has run this long. A shorter run never writes one
+    /// (two commits saved per job); until then the recovery sweep covers it.
     /// </summary>
     public TimeSpan RegisterAfter { get; set; } = TimeSpan.FromSeconds(5);
 
