@@ -12,5 +12,6 @@ app.MapOpenApi();
 app.MapHealthApi();
 app.MapJobsApi();
 app.MapRecoveryApi();
+app.MapWorkersApi();
 app.MapOrleansDashboard("/dashboard");
 app.Run();

@@ -204,7 +204,7 @@ public static class JobRequests
         return new Guid(bytes, bigEndian: true).ToString();
     }
 
-    private static string? String(JsonElement root, string name, List<FieldError> errors, bool required, int maxLength)
+    internal static string? String(JsonElement root, string name, List<FieldError> errors, bool required, int maxLength)
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -225,7 +225,7 @@ public static class JobRequests
         return text;
     }
 
-    private static int? Integer(JsonElement root, string name, int min, int max, List<FieldError> errors, string prefix = "")
+    internal static int? Integer(JsonElement root, string name, int min, int max, List<FieldError> errors, string prefix = "")
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {

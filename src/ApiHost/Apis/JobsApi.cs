@@ -27,12 +27,16 @@ public sealed record JobResponse(
     string? IdempotencyKey,
     int Recoveries,
     JsonElement Parameters,
-    DateTimeOffset? RunAfter)
+    DateTimeOffset? RunAfter,
+    string? Worker,
+    DateTimeOffset? LeaseExpiresAt,
+    long Version)
 {
     public static JobResponse From(JobSnapshot job) => new(
         job.Id, job.Type, job.Status, job.Progress, job.Attempt, job.MaxAttempts, job.Silo, job.CreatedAt, job.StartedAt,
         job.FinishedAt, job.Error, job.QueuedReason, job.Checkpoint, job.Messages, job.Attempts, job.Priority,
-        job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter);
+        job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter, job.Worker,
+        job.LeaseExpiresAt, job.Version);
 }
 
 /// <summary>One journal entry as the API shows it.</summary>
@@ -227,10 +231,10 @@ public static class JobsApi
 
     private static string Actor(HttpRequest request) => $"api:{request.HttpContext.Connection.RemoteIpAddress}";
 
-    private static ProblemHttpResult NotFound(string id) => TypedResults.Problem(
+    internal static ProblemHttpResult NotFound(string id) => TypedResults.Problem(
         title: "Job not found", detail: $"No job has the id '{id}'.", statusCode: StatusCodes.Status404NotFound);
 
-    private static ValidationProblem Invalid(IEnumerable<FieldError> errors) => TypedResults.ValidationProblem(
+    internal static ValidationProblem Invalid(IEnumerable<FieldError> errors) => TypedResults.ValidationProblem(
         errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
         title: "The request is invalid");
 }

@@ -27,4 +27,15 @@ public interface IJobGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Control")]
     Task<JobControlResult> ControlAsync(JobControl control);
+
+    /// <summary>
+    /// Leases this job to an external worker if it is queued and its type is external: it becomes
+    /// Running under a new lease token. Null when it is not claimable (any longer).
+    /// </summary>
+    [Alias("Claim")]
+    Task<WorkerLease?> ClaimAsync(string workerId, TimeSpan leaseDuration);
+
+    /// <summary>A report of the worker holding the lease; refused, changing nothing, under any other token.</summary>
+    [Alias("Report")]
+    Task<WorkerReportResult> ReportAsync(WorkerReport report);
 }

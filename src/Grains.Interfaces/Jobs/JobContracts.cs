@@ -45,7 +45,9 @@ public sealed record JobSnapshot(
     [property: Id(17)] int Recoveries,
     [property: Id(18)] long Version,
     [property: Id(19)] string ParametersJson,
-    [property: Id(20)] DateTimeOffset? RunAfter);
+    [property: Id(20)] DateTimeOffset? RunAfter,
+    [property: Id(21)] string? Worker = null,
+    [property: Id(22)] DateTimeOffset? LeaseExpiresAt = null);
 
 /// <summary>How a submission went.</summary>
 [GenerateSerializer, Alias("OrleansJobs.JobSubmitOutcome")]

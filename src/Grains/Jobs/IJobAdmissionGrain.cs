@@ -24,6 +24,14 @@ public interface IJobAdmissionGrain : IGrainWithStringKey
     [Alias("Release")]
     Task ReleaseAsync(string jobId);
 
+    /// <summary>
+    /// External types only: takes the next waiting job as a holder, for a worker's claim; null
+    /// when none waits or the type's limit of leased jobs is reached. The claimer must then claim
+    /// the job itself, or release it when the job refuses.
+    /// </summary>
+    [Alias("ClaimNext")]
+    Task<string?> ClaimNextAsync();
+
     /// <summary>Holders and waiters, for tests and operators.</summary>
     [Alias("Stats"), Orleans.Concurrency.ReadOnly]
     Task<AdmissionTicket> GetStatsAsync();

@@ -1,17 +1,37 @@
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using OrleansJobs.Jobs.Handlers;
 
 namespace OrleansJobs.Jobs;
 
 /// <summary>
 /// Run slots of one job type. Kept in memory: every call is cheap (this grain is a hotspot
-/// every job of the type touches). Holders are re-checked: a holder whose job no longer runs
+/// every job of the type touches). A new activation (its silo died, or Orleans moved it) first
+/// reads the type's running and waiting jobs from the job index, so the limit still holds and
+/// no waiting job is forgotten. Holders are re-checked: a holder whose job no longer runs
 /// gives its slot back, and a granted job that never started is told again, so a lost message
 /// cannot leak a slot.
 /// </summary>
-public sealed partial class JobAdmissionGrain(JobHandlerRegistry registry, ILogger<JobAdmissionGrain> logger) : Grain, IJobAdmissionGrain
+public sealed partial class JobAdmissionGrain(
+    JobHandlerRegistry registry, NpgsqlDataSource dataSource, ILogger<JobAdmissionGrain> logger) : Grain, IJobAdmissionGrain
 {
     private static readonly TimeSpan CheckPeriod = TimeSpan.FromSeconds(30);
+
+    /// <summary>At most this many waiting jobs are read at once; the rest are read when these have been admitted.</summary>
+    internal const int LoadWaitingLimit = 10_000;
+
+    private const string HoldersSql = """
+        SELECT job_id FROM job_index WHERE job_type = @type AND status IN ('Running', 'Cancelling')
+        """;
+
+    private const string WaitingSql = """
+        SELECT job_id, priority, created_at FROM job_index
+        WHERE job_type = @type AND status = 'Queued' AND (run_after IS NULL OR run_after <= now())
+        ORDER BY priority DESC, created_at, job_id
+        LIMIT @limit
+        """;
+
+    private bool _moreWaiting; // the last load stopped at the limit
 
     private readonly Dictionary<string, DateTimeOffset> _holders = new(StringComparer.Ordinal);
     private readonly SortedSet<Waiter> _waiting = new(WaiterOrder.Instance);
@@ -20,13 +40,65 @@ public sealed partial class JobAdmissionGrain(JobHandlerRegistry registry, ILogg
 
     private int Limit => registry.TryGet(this.GetPrimaryKeyString(), out var registration) ? registration.Options.MaxConcurrent : new JobTypeOptions().MaxConcurrent;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    // External types: waiters are handed to workers that claim them (ClaimNextAsync), never started here.
+    private bool External => registry.TryGet(this.GetPrimaryKeyString(), out var registration) && registration.IsExternal;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         this.RegisterGrainTimer(CheckHoldersAsync, new GrainTimerCreationOptions { DueTime = CheckPeriod, Period = CheckPeriod, Interleave = false, KeepAlive = false });
-        return Task.CompletedTask;
+        await LoadAsync(holders: true, cancellationToken);
     }
 
-    Task<AdmissionTicket> IJobAdmissionGrain.RequestAsync(string jobId, int priority, DateTimeOffset queuedAt)
+    /// <summary>
+    /// Takes over the type's running jobs as holders and its waiting jobs as waiters, from the job
+    /// index. Entries the index shows wrongly are harmless: a job told it was admitted that no
+    /// longer waits gives the slot back, and the holder check frees the slot of a job that ended.
+    /// Should the database not answer, the grain starts empty: waiting jobs ask again on their own.
+    /// </summary>
+    private async Task LoadAsync(bool holders, CancellationToken cancellationToken)
+    {
+        var type = this.GetPrimaryKeyString();
+        try
+        {
+            if (holders)
+            {
+                await using var command = dataSource.CreateCommand(HoldersSql);
+                command.Parameters.AddWithValue("type", type);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    _holders.TryAdd(reader.GetString(0), DateTimeOffset.UtcNow);
+                }
+            }
+
+            var loaded = 0;
+            await using (var command = dataSource.CreateCommand(WaitingSql))
+            {
+                command.Parameters.AddWithValue("type", type);
+                command.Parameters.AddWithValue("limit", LoadWaitingLimit);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    loaded++;
+                    Enqueue(reader.GetString(0), reader.GetInt32(1), reader.GetFieldValue<DateTimeOffset>(2));
+                }
+            }
+
+            _moreWaiting = loaded == LoadWaitingLimit;
+            if (_holders.Count + _waiting.Count > 0)
+            {
+                LogLoaded(logger, type, _holders.Count, _waiting.Count);
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            LogLoadFailed(logger, ex, type);
+        }
+
+        Admit(except: null);
+    }
+
+    private void Enqueue(string jobId, int priority, DateTimeOffset queuedAt)
     {
         if (!_holders.ContainsKey(jobId) && !_waiters.ContainsKey(jobId))
         {
@@ -34,7 +106,11 @@ public sealed partial class JobAdmissionGrain(JobHandlerRegistry registry, ILogg
             _waiting.Add(waiter);
             _waiters[jobId] = waiter;
         }
+    }
 
+    Task<AdmissionTicket> IJobAdmissionGrain.RequestAsync(string jobId, int priority, DateTimeOffset queuedAt)
+    {
+        Enqueue(jobId, priority, queuedAt);
         // Admit in order; the requester is answered directly, others are told.
         Admit(except: jobId);
         return Task.FromResult(Ticket(jobId));
@@ -51,10 +127,29 @@ public sealed partial class JobAdmissionGrain(JobHandlerRegistry registry, ILogg
         return Task.CompletedTask;
     }
 
+    Task<string?> IJobAdmissionGrain.ClaimNextAsync()
+    {
+        if (!External || _holders.Count >= Limit || _waiting.Count == 0)
+        {
+            return Task.FromResult<string?>(null);
+        }
+
+        var next = _waiting.Min!;
+        _waiting.Remove(next);
+        _waiters.Remove(next.JobId);
+        _holders[next.JobId] = DateTimeOffset.UtcNow;
+        return Task.FromResult<string?>(next.JobId);
+    }
+
     Task<AdmissionTicket> IJobAdmissionGrain.GetStatsAsync() => Task.FromResult(new AdmissionTicket(false, _holders.Count, Limit, _waiting.Count));
 
     private void Admit(string? except)
     {
+        if (External)
+        {
+            return; // workers take them
+        }
+
         while (_holders.Count < Limit && _waiting.Count > 0)
         {
             var next = _waiting.Min!;
@@ -124,6 +219,11 @@ public sealed partial class JobAdmissionGrain(JobHandlerRegistry registry, ILogg
                 case JobStatus.Running or JobStatus.Cancelling or JobStatus.Paused:
                     _holders[jobId] = DateTimeOffset.UtcNow; // alive (a paused run may still be draining)
                     break;
+                case JobStatus.Queued when External:
+                    // Handed to a worker whose claim never reached the job: back in the queue.
+                    _holders.Remove(jobId);
+                    Enqueue(jobId, job.Priority, job.CreatedAt);
+                    break;
                 case JobStatus.Queued:
                     Tell(jobId); // granted but never started: the message was lost
                     break;
@@ -133,8 +233,21 @@ public sealed partial class JobAdmissionGrain(JobHandlerRegistry registry, ILogg
             }
         }
 
+        if (_moreWaiting && _waiting.Count == 0)
+        {
+            // The queue was read up to its limit and has drained: read the next part.
+            await LoadAsync(holders: false, cancellationToken);
+            return;
+        }
+
         Admit(except: null);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run slots of type {Type} taken over from the job index: {Holders} running, {Waiting} waiting")]
+    private static partial void LogLoaded(ILogger logger, string type, int holders, int waiting);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run slots of type {Type}: the job index could not be read; starting empty, waiting jobs ask again on their own")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception, string type);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell job {JobId} it was admitted; the holder check retries")]
     private static partial void LogTellFailed(ILogger logger, Exception exception, string jobId);

@@ -34,6 +34,7 @@ public sealed partial class JobGrain(
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan WaitingRecheck = TimeSpan.FromSeconds(15);
     private const int RunEndReportAttempts = 10;
+    private const int SelfWakeAttempts = 30;
 
     // The live run, until it reports its end (RunEnded) or is fenced out (kill). Whether a run
     // is still draining is judged by this, never by its task: the task outlives the report.
@@ -71,7 +72,11 @@ public sealed partial class JobGrain(
         }
 
         // Persisted as running, but no run lives here: the activation that ran it is gone.
-        if (State.Status is JobStatus.Running or JobStatus.Cancelling)
+        if (State.Status is JobStatus.Running or JobStatus.Cancelling && State.LeaseToken is not null)
+        {
+            await ResumeLeaseAsync();
+        }
+        else if (State.Status is JobStatus.Running or JobStatus.Cancelling)
         {
             await RecoverAsync(cancellationToken);
         }
@@ -82,17 +87,35 @@ public sealed partial class JobGrain(
     }
 
     /// <summary>
-    /// Shutdown of the silo: a running job stops at its next item boundary, saves that checkpoint
-    /// and stays Running, so the recovery sweep of the surviving silos continues it at once.
+    /// The activation goes away while the job still runs or waits. A running job stops at its next
+    /// item boundary, saves that checkpoint and stays Running. On silo shutdown the recovery sweep of
+    /// the surviving silos continues it at once. Any other deactivation happens on a live silo, which
+    /// no sweep looks at: Orleans deactivates every activation whose grain directory entry was held by
+    /// a silo that died or left, and a stale write deactivates it too. Such a job wakes itself again
+    /// once this activation is gone, or a waiting job would wait for a slot nobody remembers.
     /// </summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating = true;
-        if (_run is not { } run || reason.ReasonCode != DeactivationReasonCode.ShuttingDown || !State.Exists)
+        if (!State.Exists)
         {
             return;
         }
 
+        var shuttingDown = reason.ReasonCode == DeactivationReasonCode.ShuttingDown;
+        if (_run is { } run)
+        {
+            await HandOverAsync(run, shuttingDown ? "silo shutting down" : $"activation deactivated ({reason.ReasonCode})", cancellationToken);
+        }
+
+        if (!shuttingDown && State.WatchedBy is not null)
+        {
+            WakeAfterDeactivation(reason);
+        }
+    }
+
+    private async Task HandOverAsync(JobRunContext run, string cause, CancellationToken cancellationToken)
+    {
         run.HandOver();
         // The run stops at its next item boundary, or is already at one: waiting for this grain to
         // store a checkpoint, which it cannot do while deactivating (the checkpoint is taken below).
@@ -117,9 +140,9 @@ public sealed partial class JobGrain(
         Record(run.Current(), run.Progress.Snapshot(), run.Messages);
         State.HandedOverBy = SiloName;
         var why = stopped
-            ? "silo shutting down: the run stopped at an item boundary and saved its checkpoint; it continues on another silo"
-            : $"silo shutting down: the run did not reach an item boundary within {Watch.HandoffTimeout.TotalSeconds:0.#} s and was " +
-              "hard-stopped; it continues from its last finished item on another silo";
+            ? $"{cause}: the run stopped at an item boundary and saved its checkpoint; it continues in a new activation"
+            : $"{cause}: the run did not reach an item boundary within {Watch.HandoffTimeout.TotalSeconds:0.#} s and was " +
+              "hard-stopped; it continues from its last finished item in a new activation";
         Journal("handoff", State.Status, State.Status, why, System, JsonSerializer.Serialize(new { silo = SiloName, checkpoint = State.Checkpoint.Cursor }));
         try
         {
@@ -130,6 +153,41 @@ public sealed partial class JobGrain(
             // The previous checkpoint stands; recovery resumes from there.
             LogHandoffNotSaved(logger, ex, JobId);
         }
+    }
+
+    /// <summary>
+    /// Calls the job from outside this activation once it has gone: the call activates it again (a
+    /// message that reaches a deactivating activation is forwarded to the next one), and the new
+    /// activation resumes what this one left. Retried for about five minutes while the cluster settles
+    /// after a silo loss; a job still not reached then is named in a warning.
+    /// </summary>
+    private void WakeAfterDeactivation(DeactivationReason reason)
+    {
+        var job = GrainFactory.GetGrain<IJobRun>(JobId);
+        var jobId = JobId;
+        var why = $"activation on {SiloName} deactivated ({reason.ReasonCode})";
+        LogWakingItself(logger, jobId, reason.ReasonCode, reason.Description);
+        _ = Task.Run(async () =>
+        {
+            for (var attempt = 1; attempt <= SelfWakeAttempts; attempt++)
+            {
+                try
+                {
+                    await job.WakeAsync(why);
+                    return;
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    if (attempt == SelfWakeAttempts)
+                    {
+                        LogSelfWakeFailed(logger, ex, jobId);
+                        return;
+                    }
+
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 10)), CancellationToken.None);
+                }
+            }
+        });
     }
 
     /// <summary>A waiting job in a new activation: its timer or its place in the type's queue may have died with its silo.</summary>
@@ -267,6 +325,40 @@ public sealed partial class JobGrain(
 
         var from = State.Status;
         var reason = control.Reason ?? control.Action.ToString().ToLowerInvariant();
+        if (State.LeaseToken is not null && control.Action is JobAction.Cancel or JobAction.Pause or JobAction.Kill or JobAction.ForceFail)
+        {
+            // A worker holds it: nothing here can wait for the worker, so its lease ends now and its
+            // next report is refused. The job keeps the last checkpoint the worker reported.
+            var worker = EndLease();
+            State.RunEpoch++;
+            State.Error = control.Action == JobAction.ForceFail ? reason : State.Error;
+            if (control.Action == JobAction.Pause)
+            {
+                Move(JobStatus.Paused, $"{reason} (the lease of worker {worker} ended)", control.Actor);
+            }
+            else
+            {
+                var outcomeName = control.Action switch
+                {
+                    JobAction.Kill => "killed",
+                    JobAction.ForceFail => "force-failed",
+                    _ => "cancelled",
+                };
+                if (outcome.Target == JobStatus.Cancelling)
+                {
+                    // Running -> Cancelling -> Cancelled, at once: there is no run here to drain.
+                    Move(JobStatus.Cancelling, reason, control.Actor);
+                }
+
+                Finish(outcome.Target == JobStatus.Cancelling ? JobStatus.Cancelled : outcome.Target, outcomeName,
+                    $"{reason} (the lease of worker {worker} ended)", control.Actor);
+            }
+
+            await SaveAsync();
+            await SyncSlotAsync();
+            return new JobControlResult(JobActionKind.Transition, Snapshot());
+        }
+
         switch (control.Action)
         {
             case JobAction.Cancel when from == JobStatus.Running:
@@ -389,6 +481,10 @@ public sealed partial class JobGrain(
                 break;
             case JobStatus.Running or JobStatus.Cancelling when _run is not null:
                 await CheckRunAsync();
+                break;
+            case JobStatus.Running or JobStatus.Cancelling when State.LeaseToken is not null && time.GetUtcNow() >= _leaseExpiresAt:
+                // The lease timer should have fired: a backstop.
+                await ExpireLeaseAsync();
                 break;
         }
     }
@@ -547,6 +643,11 @@ public sealed partial class JobGrain(
 
     private async Task StartAsync(bool newAttempt, string actor)
     {
+        if (IsExternal)
+        {
+            return; // a worker's claim starts it (a grant to a job of an external type is a claim in progress)
+        }
+
         if (!handlers.TryGet(State.Type, out var registration))
         {
             State.Error = $"job type '{State.Type}' is not registered on silo {SiloName}";
@@ -575,7 +676,7 @@ public sealed partial class JobGrain(
         if (State.HandedOverBy is { } handedOverBy)
         {
             // Not a failure: the silo stopped it at a checkpoint on its way down.
-            Journal("recovery", State.Status, State.Status, $"continued from the checkpoint {handedOverBy} saved while shutting down", System, data);
+            Journal("recovery", State.Status, State.Status, $"continued from the checkpoint {handedOverBy} saved when it handed the run over", System, data);
             State.HandedOverBy = null;
         }
         else
@@ -644,8 +745,9 @@ public sealed partial class JobGrain(
 
     private IJobAdmissionGrain Admission => GrainFactory.GetGrain<IJobAdmissionGrain>(State.Type);
 
-    private string WaitingReason(AdmissionTicket ticket) =>
-        $"waiting for a slot: {ticket.Running} of {ticket.Limit} '{State.Type}' jobs running, position {ticket.Position} in the queue";
+    private string WaitingReason(AdmissionTicket ticket) => IsExternal
+        ? $"waiting for a worker: {ticket.Running} of {ticket.Limit} '{State.Type}' jobs leased, position {ticket.Position} in the queue"
+        : $"waiting for a slot: {ticket.Running} of {ticket.Limit} '{State.Type}' jobs running, position {ticket.Position} in the queue";
 
     private void BeginRun(bool newAttempt, string reason, string actor)
     {
@@ -881,7 +983,7 @@ public sealed partial class JobGrain(
             JobTransitions.IsTerminal(State.Status) ? null : State.OwnerSilo, State.CreatedAt, State.StartedAt, State.FinishedAt,
             State.Error, State.QueuedReason, run?.Current() ?? State.Checkpoint, run?.Messages ?? State.Messages, State.Attempts.ToList(),
             State.Priority, State.IdempotencyKey, State.Recoveries, State.Version, State.ParametersJson,
-            State.Status == JobStatus.Queued ? State.RetryAt : null);
+            State.Status == JobStatus.Queued ? State.RetryAt : null, State.LeaseWorker, State.LeaseToken is null ? null : _leaseExpiresAt);
     }
 
     /// <summary>
@@ -956,7 +1058,7 @@ public sealed partial class JobGrain(
         {
             DueTime = WaitingRecheck,
             Period = WaitingRecheck,
-            KeepAlive = false,
+            KeepAlive = true, // a waiting job is not idle: collecting it would only make it wake itself
         });
     }
 
@@ -1079,6 +1181,12 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its watchdog reminder could not be removed now; its next tick removes it")]
     private static partial void LogWatchdogNotRemoved(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its activation is deactivated ({Code}: {Description}) while it runs or waits; it wakes itself in a new activation")]
+    private static partial void LogWakingItself(ILogger logger, string jobId, DeactivationReasonCode code, string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: it could not be woken in a new activation; any call to it, such as reading it through the API, wakes it")]
+    private static partial void LogSelfWakeFailed(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} recovered on this silo (woken: {Reason})")]
     private static partial void LogWoken(ILogger logger, string jobId, string reason);

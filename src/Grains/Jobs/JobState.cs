@@ -77,6 +77,18 @@ public sealed class JobState : IWatchedState
     /// <summary>The run was stopped at its checkpoint because its silo shut down; the next activation continues it.</summary>
     public string? HandedOverBy { get; set; }
 
+    /// <summary>External types: the token of the worker lease under which the job runs; null when no worker holds it.</summary>
+    public string? LeaseToken { get; set; }
+
+    /// <summary>External types: the worker holding the lease.</summary>
+    public string? LeaseWorker { get; set; }
+
+    /// <summary>External types: how long the lease lasts after each report.</summary>
+    public TimeSpan LeaseDuration { get; set; }
+
+    /// <summary>External types: the lease's end as of the last write (heartbeats extend it in memory only).</summary>
+    public DateTimeOffset? LeaseExpiresAt { get; set; }
+
     /// <summary>Silo of the activation that last wrote this state.</summary>
     public string? ActiveSilo { get; set; }
 

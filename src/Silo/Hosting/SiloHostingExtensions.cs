@@ -93,6 +93,12 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RecoveryTrigger>();
         silo.Services.AddSingleton<SyntheticEffectStore>();
         silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
+        // Job types run by external workers, one subsection per type name (ExternalJobTypes:<name>:LeaseDuration, ...).
+        foreach (var type in configuration.GetSection("ExternalJobTypes").GetChildren())
+        {
+            silo.Services.AddExternalJobType(type.Key, o => type.Bind(o));
+        }
+
         silo.Services.AddSingleton<ProjectionWriter>();
         silo.Services.Configure<ProjectionBatcherOptions>(configuration.GetSection("Projections"));
         silo.Services.AddSingleton<ProjectionBatcher>();

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using OrleansJobs.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -102,7 +101,7 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
             var handoff = Assert.Single(journal, e => e.GetProperty("type").GetString() == "handoff");
             Assert.Contains("silo shutting down", handoff.GetProperty("reason").GetString(), StringComparison.Ordinal);
             var recovery = Assert.Single(journal, e => e.GetProperty("type").GetString() == "recovery");
-            Assert.Contains("while shutting down", recovery.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            Assert.Contains("saved when it handed the run over", recovery.GetProperty("reason").GetString(), StringComparison.Ordinal);
             var job = await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}", UriKind.Relative));
             Assert.Equal(0, job.GetProperty("recoveries").GetInt32()); // a hand-over is not a failure
         }
@@ -122,10 +121,7 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
         var ids = new List<string>();
         for (var i = 0; i < count; i++)
         {
-            using var content = new StringContent(body, Encoding.UTF8, "application/json");
-            using var response = await http.PostAsync(new Uri("/api/jobs", UriKind.Relative), content);
-            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+            ids.Add(await ChaosTests.SubmitOneAsync(http, body));
         }
 
         return ids;

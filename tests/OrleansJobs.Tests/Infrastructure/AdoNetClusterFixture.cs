@@ -22,6 +22,9 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
 
     public const int LimitedSlots = 3;
 
+    /// <summary>The synthetic handler under a name with a single run slot, used only by the activation loss tests.</summary>
+    public const string SingleSlotType = "synthetic-single";
+
     /// <summary>The synthetic handler under a name whose runs stall after <see cref="StallTimeout"/> and pause after two restarts.</summary>
     public const string WatchedType = "synthetic-watched";
 
@@ -96,6 +99,7 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
             siloBuilder.Services.AddSingleton(new TickLog(connectionString));
             // A type with few slots, to see admission order and limits.
             siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(LimitedType, o => o.MaxConcurrent = LimitedSlots);
+            siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(SingleSlotType, o => o.MaxConcurrent = 1);
             siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(WatchedType, o =>
             {
                 o.StallTimeout = StallTimeout;

@@ -5,7 +5,11 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 namespace OrleansJobs.Jobs.Handlers;
 
 /// <summary>One registered job type.</summary>
-public sealed record JobTypeRegistration(string Name, Type HandlerType, JobTypeOptions Options);
+public sealed record JobTypeRegistration(string Name, Type HandlerType, JobTypeOptions Options)
+{
+    /// <summary>Run by external workers: the silo never starts a handler for it.</summary>
+    public bool IsExternal => Options.External;
+}
 
 /// <summary>The job types a silo can run, by name (as submitted in <c>type</c>).</summary>
 public sealed partial class JobHandlerRegistry(IEnumerable<JobTypeRegistration> registrations, IServiceProvider services)
@@ -54,7 +58,35 @@ public static class JobHandlerServiceCollectionExtensions
 
         var options = new JobTypeOptions();
         configure?.Invoke(options);
+        options.External = false;
         services.AddSingleton(new JobTypeRegistration(name, typeof(THandler), options));
+        services.TryAddSingleton<JobHandlerRegistry>();
+        return services;
+    }
+
+    /// <summary>
+    /// Registers job type <paramref name="name"/> as run by external workers: submitted like any
+    /// job (its parameters must be a JSON object, the worker validates them), then claimed over HTTP.
+    /// </summary>
+    public static IServiceCollection AddExternalJobType(this IServiceCollection services, string name, Action<JobTypeOptions>? configure = null)
+    {
+        if (!JobHandlerRegistry.IsValidName(name))
+        {
+            throw new ArgumentException($"'{name}' is not a valid job type name (lower-case letters, digits, dashes)", nameof(name));
+        }
+
+        var options = new JobTypeOptions();
+        configure?.Invoke(options);
+        options.External = true;
+        if (options.MinLeaseDuration <= TimeSpan.Zero || options.MinLeaseDuration > options.MaxLeaseDuration
+            || options.LeaseDuration < options.MinLeaseDuration || options.LeaseDuration > options.MaxLeaseDuration)
+        {
+            throw new ArgumentException(
+                $"External job type '{name}': need 0 < MinLeaseDuration <= LeaseDuration <= MaxLeaseDuration " +
+                $"(got {options.MinLeaseDuration}, {options.LeaseDuration}, {options.MaxLeaseDuration})", nameof(configure));
+        }
+
+        services.AddSingleton(new JobTypeRegistration(name, typeof(ExternalWorkerJob), options));
         services.TryAddSingleton<JobHandlerRegistry>();
         return services;
     }

@@ -26,6 +26,18 @@ public sealed class JobTypeOptions
 
     /// <summary>What the watchdog does once the restarts are spent.</summary>
     public RecoveriesExhaustedAction WhenRecoveriesExhausted { get; set; } = RecoveriesExhaustedAction.Pause;
+
+    /// <summary>Jobs of this type are run by external workers over HTTP (claim, heartbeat, progress, complete, fail), not in the silo.</summary>
+    public bool External { get; set; }
+
+    /// <summary>External types: the lease a claim gets when the worker names none.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>External types: the longest lease a worker may ask for (a worker silent this long has its job requeued).</summary>
+    public TimeSpan MaxLeaseDuration { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>External types: the shortest lease a worker may ask for.</summary>
+    public TimeSpan MinLeaseDuration { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>What happens to a job that stalls again after its last watchdog restart.</summary>
