@@ -17,9 +17,11 @@ public static class PostgresServer
     public static Task<string> GetAdminConnectionStringAsync() => Server.Value;
 
     /// <summary>Creates an empty database with a unique name; the caller disposes it to drop it.</summary>
-    public static async Task<TestDatabase> CreateDatabaseAsync(string purpose)
+    public static async Task<TestDatabase> CreateDatabaseAsync(string purpose) => await CreateDatabaseAsync(await Server.Value, purpose);
+
+    /// <summary>Creates an empty database with a unique name on the server of <paramref name="admin"/>.</summary>
+    public static async Task<TestDatabase> CreateDatabaseAsync(string admin, string purpose)
     {
-        var admin = await Server.Value;
         var name = $"oj_test_{purpose.ToLowerInvariant()}_{Guid.NewGuid():N}"[..40];
         await using (var connection = new NpgsqlConnection(admin))
         {
@@ -45,7 +47,8 @@ public static class PostgresServer
         return (await RunAsync(script, "url")).Trim();
     }
 
-    private static async Task<string> RunAsync(string script, string verb)
+    /// <summary>Runs <c>deploy/pg.sh verb</c>, with <paramref name="environment"/> set (a null value unsets); returns its output.</summary>
+    internal static async Task<string> RunAsync(string script, string verb, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo("bash", [script, verb])
         {
@@ -53,6 +56,18 @@ public static class PostgresServer
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
+        }
+
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
+using OrleansJobs.Hosting;
 
 namespace OrleansJobs.ApiHost.Hosting;
 
@@ -11,9 +12,8 @@ public sealed class UnavailableExceptionHandler(IProblemDetailsService problems,
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var dependency = exception switch
+        var dependency = IsDatabase(exception) ? "database" : exception switch
         {
-            NpgsqlException => "database",
             TimeoutException or OrleansException or OperationCanceledException when !httpContext.RequestAborted.IsCancellationRequested => "cluster",
             _ => null,
         };
@@ -38,5 +38,24 @@ public sealed class UnavailableExceptionHandler(IProblemDetailsService problems,
                     "checked by repeating the request with the same idempotency key.",
             },
         });
+    }
+
+    /// <summary>
+    /// The database, directly (the API host's own queries) or from a grain whose storage could not
+    /// reach it: the silo's exception crosses the wire as itself or, when it cannot be rebuilt
+    /// here, as a fallback that keeps its type name. Inner exceptions are looked at too.
+    /// </summary>
+    private static bool IsDatabase(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is NpgsqlException or DatabaseUnavailableException
+                || e is Orleans.Serialization.UnavailableExceptionFallbackException { ExceptionType: { } type } && type.StartsWith("Npgsql.", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

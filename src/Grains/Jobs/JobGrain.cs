@@ -35,6 +35,7 @@ public sealed partial class JobGrain(
     private static readonly TimeSpan WaitingRecheck = TimeSpan.FromSeconds(15);
     private const int RunEndReportAttempts = 10;
     private const int SelfWakeAttempts = 30;
+    private static readonly TimeSpan FlushMaxDelay = TimeSpan.FromSeconds(5);
 
     // The live run, until it reports its end (RunEnded) or is fenced out (kill). Whether a run
     // is still draining is judged by this, never by its task: the task outlives the report.
@@ -47,6 +48,9 @@ public sealed partial class JobGrain(
     private IGrainReminder? _watchdog;
     private bool _recovered; // this activation resumed the job; the next WakeAsync reports it
     private bool _deactivating;
+    private bool _activated; // OnActivateAsync has finished
+    private IGrainTimer? _flushTimer; // stores the state again after a failed write
+    private int _flushFailures;
     private long _progressChanges; // progress of the live run as last seen by the watchdog, and when it last moved
     private DateTimeOffset _progressSeenAt;
     private DateTimeOffset _runStartedAt;
@@ -63,6 +67,7 @@ public sealed partial class JobGrain(
     {
         if (!State.Exists)
         {
+            _activated = true;
             return;
         }
 
@@ -84,6 +89,8 @@ public sealed partial class JobGrain(
         {
             await ResumeWaitingAsync();
         }
+
+        _activated = true;
     }
 
     /// <summary>
@@ -265,44 +272,70 @@ public sealed partial class JobGrain(
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, errors);
         }
 
-        var now = time.GetUtcNow();
-        State.Exists = true;
-        State.Type = submission.Type;
-        State.ParametersJson = parameters.GetRawText();
-        State.RequestFingerprint = fingerprint;
-        State.Priority = submission.Priority;
-        State.MaxAttempts = submission.MaxAttempts ?? registration.Options.MaxAttempts;
-        State.CheckpointEveryItems = submission.CheckpointEveryItems ?? registration.Options.CheckpointEveryItems;
-        State.CheckpointInterval = submission.CheckpointInterval ?? registration.Options.CheckpointInterval;
-        State.IdempotencyKey = submission.IdempotencyKey;
-        State.Status = JobStatus.Queued;
-        State.CreatedAt = now;
-        Journal("submitted", null, JobStatus.Queued, null, submission.Actor);
+        var granted = false;
+        try
+        {
+            var now = time.GetUtcNow();
+            State.Exists = true;
+            State.Type = submission.Type;
+            State.ParametersJson = parameters.GetRawText();
+            State.RequestFingerprint = fingerprint;
+            State.Priority = submission.Priority;
+            State.MaxAttempts = submission.MaxAttempts ?? registration.Options.MaxAttempts;
+            State.CheckpointEveryItems = submission.CheckpointEveryItems ?? registration.Options.CheckpointEveryItems;
+            State.CheckpointInterval = submission.CheckpointInterval ?? registration.Options.CheckpointInterval;
+            State.IdempotencyKey = submission.IdempotencyKey;
+            State.Status = JobStatus.Queued;
+            State.CreatedAt = now;
+            Journal("submitted", null, JobStatus.Queued, null, submission.Actor);
 
-        if (submission.RunAfter is { } runAfter && runAfter > now)
-        {
-            // Scheduled: it asks for a slot when its time comes.
-            State.StartAsNewAttempt = true;
-            State.RetryAt = runAfter;
-            State.QueuedReason = $"scheduled to run after {runAfter:O}";
-            await SaveAsync();
-            ScheduleRetry(runAfter);
-            return new JobSubmitResult(JobSubmitOutcome.Created, Snapshot(), []);
-        }
+            if (submission.RunAfter is { } runAfter && runAfter > now)
+            {
+                // Scheduled: it asks for a slot when its time comes.
+                State.StartAsNewAttempt = true;
+                State.RetryAt = runAfter;
+                State.QueuedReason = $"scheduled to run after {runAfter:O}";
+                await SaveAsync();
+                ScheduleRetry(runAfter);
+                return new JobSubmitResult(JobSubmitOutcome.Created, Snapshot(), []);
+            }
 
-        var ticket = await Admission.RequestAsync(JobId, State.Priority, now);
-        if (ticket.Granted)
-        {
-            // Accepted and started in one durable write: the hot path is one commit.
-            BeginRun(newAttempt: true, "started", submission.Actor);
-            await SaveAsync();
-            Launch(registration, parameters);
+            var ticket = await Admission.RequestAsync(JobId, State.Priority, now);
+            granted = ticket.Granted;
+            if (ticket.Granted)
+            {
+                // Accepted and started in one durable write: the hot path is one commit.
+                BeginRun(newAttempt: true, "started", submission.Actor);
+                await SaveAsync();
+                Launch(registration, parameters);
+            }
+            else
+            {
+                State.StartAsNewAttempt = true;
+                State.QueuedReason = WaitingReason(ticket);
+                await SaveAsync();
+            }
+
         }
-        else
+        catch (Exception ex) when (ex is not (OutOfMemoryException or Orleans.Storage.InconsistentStateException))
         {
-            State.StartAsNewAttempt = true;
-            State.QueuedReason = WaitingReason(ticket);
-            await SaveAsync();
+            // Not stored (the database is away): nothing was created. Forget it here too, so a retry
+            // of the same request creates the job instead of finding one that exists only in memory.
+            CancelFlush();
+            state.State = new JobState();
+            if (granted)
+            {
+                try
+                {
+                    await Admission.ReleaseAsync(JobId);
+                }
+                catch (Exception releaseError) when (releaseError is not OutOfMemoryException)
+                {
+                    // The admission's holder check frees a slot whose job never ran.
+                }
+            }
+
+            throw;
         }
 
         return new JobSubmitResult(JobSubmitOutcome.Created, Snapshot(), []);
@@ -900,7 +933,19 @@ public sealed partial class JobGrain(
         State.Version++;
         State.UpdatedAt = time.GetUtcNow();
         State.ActiveSilo = SiloName;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Exception ex) when (ex is not (OutOfMemoryException or Orleans.Storage.InconsistentStateException))
+        {
+            // The database is away: this activation's state is ahead of the stored one. Keep trying to
+            // store it, so a change the caller was told failed (503) is not half-done forever.
+            ScheduleFlush();
+            throw;
+        }
+
+        CancelFlush();
         Project();
         if (_deactivating)
         {
@@ -984,6 +1029,45 @@ public sealed partial class JobGrain(
             State.Error, State.QueuedReason, run?.Current() ?? State.Checkpoint, run?.Messages ?? State.Messages, State.Attempts.ToList(),
             State.Priority, State.IdempotencyKey, State.Recoveries, State.Version, State.ParametersJson,
             State.Status == JobStatus.Queued ? State.RetryAt : null, State.LeaseWorker, State.LeaseToken is null ? null : _leaseExpiresAt);
+    }
+
+    private void ScheduleFlush()
+    {
+        if (!_activated || _deactivating || _flushTimer is not null || !State.Exists)
+        {
+            return;
+        }
+
+        _flushFailures++;
+        var delay = TimeSpan.FromMilliseconds(Math.Min(FlushMaxDelay.TotalMilliseconds, 250 * Math.Pow(2, Math.Min(_flushFailures - 1, 10))));
+        _flushTimer = this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions
+        {
+            DueTime = delay,
+            Period = Timeout.InfiniteTimeSpan,
+            KeepAlive = true,
+        });
+    }
+
+    private async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        // A one-shot timer: disposing it here would cancel this very callback.
+        _flushTimer = null;
+        try
+        {
+            await SaveAsync();
+            LogFlushed(logger, JobId, _flushFailures);
+            _flushFailures = 0;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogFlushFailed(logger, JobId, ex.GetType().Name, ex.Message);
+        }
+    }
+
+    private void CancelFlush()
+    {
+        _flushTimer?.Dispose();
+        _flushTimer = null;
     }
 
     /// <summary>
@@ -1187,6 +1271,12 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: it could not be woken in a new activation; any call to it, such as reading it through the API, wakes it")]
     private static partial void LogSelfWakeFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its state is stored again after {Failures} failed write(s)")]
+    private static partial void LogFlushed(ILogger logger, string jobId, int failures);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: storing its state failed again ({Error}: {Message}); retrying")]
+    private static partial void LogFlushFailed(ILogger logger, string jobId, string error, string message);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} recovered on this silo (woken: {Reason})")]
     private static partial void LogWoken(ILogger logger, string jobId, string reason);

@@ -24,6 +24,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     private long _lastCheckpointAt;
     private bool _handingOver;
     private bool _checkpointing;
+    private int _failedCheckpoints; // in a row: the grain could not store them (database away)
+    private long _retryCheckpointAt; // timestamp before which a failed checkpoint is not tried again
 
     public JobRunContext(
         string jobId, int attempt, long epoch, JsonElement parameters, JobCheckpoint checkpoint, JobProgress progress,
@@ -48,6 +50,9 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
         _lastCheckpointAt = time.GetTimestamp();
     }
+
+    /// <summary>Longest wait between tries of a checkpoint the grain could not store.</summary>
+    public static readonly TimeSpan MaxCheckpointBackoff = TimeSpan.FromSeconds(10);
 
     public string JobId { get; }
 
@@ -106,7 +111,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
             }
 
             _itemsSinceCheckpoint++;
-            if (_policy.IsDue(_itemsSinceCheckpoint, _time.GetElapsedTime(_lastCheckpointAt)))
+            if (_policy.IsDue(_itemsSinceCheckpoint, _time.GetElapsedTime(_lastCheckpointAt))
+                && (_failedCheckpoints == 0 || _time.GetTimestamp() >= _retryCheckpointAt))
             {
                 due = new JobCheckpoint(_cursor, processed, new Dictionary<string, long>(_counters));
                 _itemsSinceCheckpoint = 0;
@@ -117,16 +123,40 @@ internal sealed class JobRunContext : IJobContext, IDisposable
         if (due is not null && !Volatile.Read(ref _handingOver))
         {
             Volatile.Write(ref _checkpointing, true);
+            bool stored;
             try
             {
-                if (!await _grain.CheckpointAsync(Epoch, due, Progress.Snapshot(), Messages))
+                stored = await _grain.CheckpointAsync(Epoch, due, Progress.Snapshot(), Messages);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException && !_abort.IsCancellationRequested)
+            {
+                // Not stored (the database is away, the call timed out): the handler keeps going and the
+                // checkpoint is tried again at a later item boundary, backing off. Should the run be lost
+                // meanwhile, recovery redoes the items since the last stored checkpoint.
+                lock (_lock)
                 {
-                    throw new JobRunSupersededException(JobId, Epoch);
+                    _failedCheckpoints++;
+                    var backoff = TimeSpan.FromMilliseconds(Math.Min(MaxCheckpointBackoff.TotalMilliseconds, 250 * Math.Pow(2, Math.Min(_failedCheckpoints - 1, 10))));
+                    _retryCheckpointAt = _time.GetTimestamp() + (long)(backoff.TotalSeconds * _time.TimestampFrequency);
+                    _itemsSinceCheckpoint = Math.Max(_itemsSinceCheckpoint, _policy.EveryItems);
                 }
+
+                Log(JobMessageLevel.Warning, $"checkpoint at item {due.Processed} not stored ({ex.GetType().Name}); the run goes on and tries again");
+                return;
             }
             finally
             {
                 Volatile.Write(ref _checkpointing, false);
+            }
+
+            if (!stored)
+            {
+                throw new JobRunSupersededException(JobId, Epoch);
+            }
+
+            lock (_lock)
+            {
+                _failedCheckpoints = 0;
             }
         }
     }

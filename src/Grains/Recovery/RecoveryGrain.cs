@@ -1,3 +1,5 @@
+using Npgsql;
+using OrleansJobs.Hosting;
 
 namespace OrleansJobs.Recovery;
 
@@ -11,7 +13,18 @@ public sealed class RecoveryGrain(RecoverySweep sweep) : Grain, IRecoveryGrain
 {
     private RecoveryRun? _last;
 
-    async Task<RecoveryRun> IRecoveryGrain.TriggerAsync(string reason) => _last = await sweep.RunAsync(reason, CancellationToken.None);
+    async Task<RecoveryRun> IRecoveryGrain.TriggerAsync(string reason)
+    {
+        try
+        {
+            return _last = await sweep.RunAsync(reason, CancellationToken.None);
+        }
+        catch (NpgsqlException ex)
+        {
+            // The driver's exception cannot cross the wire; the caller retries (the API answers 503).
+            throw new DatabaseUnavailableException($"the recovery sweep could not reach the database: {ex.Message}");
+        }
+    }
 
     Task<RecoveryRun?> IRecoveryGrain.GetLastRunAsync() => Task.FromResult(_last);
 }

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using OrleansJobs.Hosting;
 using Orleans.Storage;
 
 namespace OrleansJobs.Storage;
@@ -211,9 +212,13 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 LogBatchFailed(_logger, ex, _name, batch.Count);
+                // The driver's exceptions cannot cross the wire: callers get one that can, carrying the message.
+                var failure = ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException
+                    ? new DatabaseUnavailableException($"the job store could not reach the database: {ex.GetType().Name}: {ex.Message}")
+                    : ex;
                 foreach (var operation in batch)
                 {
-                    operation.Done.TrySetException(ex);
+                    operation.Done.TrySetException(failure);
                 }
             }
         }

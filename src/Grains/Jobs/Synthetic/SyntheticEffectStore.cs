@@ -17,13 +17,34 @@ public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource)
         ON CONFLICT (job_id, item) DO NOTHING
         """;
 
-    /// <summary>Records the effect of one item; returns true if this execution applied it, false if it was already applied.</summary>
+    /// <summary>How long an item waits for the database to come back before its run fails.</summary>
+    public static readonly TimeSpan OutageTolerance = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Records the effect of one item; returns true if this execution applied it, false if it was
+    /// already applied. While the database is unreachable it retries, backing off up to 5 s, for
+    /// up to <see cref="OutageTolerance"/>: the effect is idempotent, so a retry never doubles it.
+    /// </summary>
     public async Task<bool> RecordAsync(string jobId, long item, int attempt, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(RecordSql);
-        command.Parameters.AddWithValue("job", jobId);
-        command.Parameters.AddWithValue("item", item);
-        command.Parameters.AddWithValue("attempt", attempt);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        var delay = TimeSpan.FromMilliseconds(100);
+        var giveUpAt = DateTimeOffset.UtcNow + OutageTolerance;
+        while (true)
+        {
+            try
+            {
+                await using var command = dataSource.CreateCommand(RecordSql);
+                command.Parameters.AddWithValue("job", jobId);
+                command.Parameters.AddWithValue("item", item);
+                command.Parameters.AddWithValue("attempt", attempt);
+                return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            }
+            catch (NpgsqlException ex) when (ex is not PostgresException { IsTransient: false } && DateTimeOffset.UtcNow < giveUpAt
+                && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(delay, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
     }
 }
