@@ -138,8 +138,9 @@ public sealed partial class JobGrain
         _leaseExpiresAt = State.LeaseExpiresAt is { } stored && stored > grace ? stored : grace;
         if (State.ActiveSilo != SiloName)
         {
-            // Point watched_by at this silo, which now keeps the lease.
+            // Point watched_by (and the owner shown) at this silo, which now keeps the lease.
             _recovered = true;
+            State.OwnerSilo = SiloName;
             await SaveAsync();
         }
         else

@@ -107,6 +107,68 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
         }
     }
 
+    [Fact]
+    public async Task KilledSilo_UnderAJobAWorkerHolds_KeepsTheLease_AndTheWorkerFinishes()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var external = new Dictionary<string, string> { ["ExternalJobTypes__ext-recovery__LeaseDuration"] = "00:00:30" };
+        var silos = new[] { cluster.StartSilo(extra: external), cluster.StartSilo(extra: external) };
+        using var http = await StartApiAsync(cluster, silos.Length);
+        var ids = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            ids.Add(await ChaosTests.SubmitOneAsync(http, """{"type": "ext-recovery", "parameters": {"frames": 10}}"""));
+        }
+
+        var leases = new Dictionary<string, string>();
+        foreach (var _ in ids)
+        {
+            using var content = new StringContent("""{"workerId": "w1", "types": ["ext-recovery"]}""", System.Text.Encoding.UTF8, "application/json");
+            using var claim = await http.PostAsync(new Uri("/api/workers/claim", UriKind.Relative), content);
+            Assert.Equal(HttpStatusCode.OK, claim.StatusCode);
+            var body = await claim.Content.ReadFromJsonAsync<JsonElement>();
+            leases[body.GetProperty("jobId").GetString()!] = body.GetProperty("leaseToken").GetString()!;
+        }
+
+        // Each job's activation lives on one of the silos; kill the one holding most of them.
+        var owners = await WaitAllRunningAsync(http, ids, minimumProcessed: 0);
+        var victim = silos.MaxBy(s => owners.Values.Count(o => o.Contains($":{s.SiloPort}@", StringComparison.Ordinal)))!;
+        var moved = owners.Where(o => o.Value.Contains($":{victim.SiloPort}@", StringComparison.Ordinal)).Select(o => o.Key).ToList();
+        Assert.NotEmpty(moved);
+        await victim.Process.KillAsync();
+
+        // The worker goes on reporting under its tokens; once the silo is declared dead each job answers
+        // from the survivor, still Running under the same lease.
+        var clock = Stopwatch.StartNew();
+        foreach (var id in moved)
+        {
+            await Wait.UntilAsync($"job {id} to take the worker's report on the survivor", async () =>
+            {
+                using var content = new StringContent($$"""{"leaseToken": "{{leases[id]}}", "checkpoint": {"cursor": "frame-5", "processed": 5} }""",
+                    System.Text.Encoding.UTF8, "application/json");
+                using var report = await http.PostAsync(new Uri($"/api/jobs/{id}/progress", UriKind.Relative), content);
+                Assert.NotEqual(HttpStatusCode.Conflict, report.StatusCode); // the lease must never be lost to a silo crash
+                return report.StatusCode == HttpStatusCode.OK;
+            }, TimeSpan.FromSeconds(25), poll: TimeSpan.FromMilliseconds(500));
+        }
+
+        output.WriteLine($"{moved.Count} leased jobs of the killed silo took their worker's reports again {clock.Elapsed.TotalSeconds:0.0} s after SIGKILL");
+        foreach (var (id, token) in leases)
+        {
+            using var content = new StringContent($$"""{"leaseToken": "{{token}}"}""", System.Text.Encoding.UTF8, "application/json");
+            using var complete = await http.PostAsync(new Uri($"/api/jobs/{id}/complete", UriKind.Relative), content);
+            Assert.Equal(HttpStatusCode.OK, complete.StatusCode);
+        }
+
+        foreach (var id in ids)
+        {
+            var journal = await JournalAsync(http, id);
+            Assert.DoesNotContain(journal, e => e.GetProperty("type").GetString() is "lease_expired" or "recovery");
+            var job = await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}", UriKind.Relative));
+            Assert.Equal((1, 0), (job.GetProperty("attempt").GetInt32(), job.GetProperty("recoveries").GetInt32()));
+        }
+    }
+
     private static async Task<HttpClient> StartApiAsync(ProcessCluster cluster, int silos)
     {
         var api = cluster.StartApiHost();
@@ -128,9 +190,10 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
     }
 
     /// <summary>Waits until every job runs past its first checkpoints; returns each job's silo.</summary>
-    private static async Task<Dictionary<string, string>> WaitAllRunningAsync(HttpClient http, List<string> ids)
+    private static async Task<Dictionary<string, string>> WaitAllRunningAsync(HttpClient http, List<string> ids, int minimumProcessed = 2 * CheckpointEvery)
     {
-        await WaitAllAsync(http, ids, j => j.GetProperty("progress").GetProperty("processed").GetInt64() >= 2 * CheckpointEvery, TimeSpan.FromSeconds(60));
+        await WaitAllAsync(http, ids, j => j.GetProperty("status").GetString() == "Running"
+            && j.GetProperty("progress").GetProperty("processed").GetInt64() >= minimumProcessed, TimeSpan.FromSeconds(60));
         var owners = new Dictionary<string, string>();
         foreach (var id in ids)
         {
