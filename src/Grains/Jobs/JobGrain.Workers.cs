@@ -18,6 +18,7 @@ public sealed partial class JobGrain
     private const int MaxKeptMessages = 100;
 
     private DateTimeOffset _leaseExpiresAt;
+    private DateTimeOffset _leaseClaimedAt; // when the worker's run began: the claim, or the attempt's start after a silo loss
     private IGrainTimer? _leaseTimer;
 
     private bool IsExternal => handlers.TryGet(State.Type, out var registration) && registration.IsExternal;
@@ -40,7 +41,9 @@ public sealed partial class JobGrain
         State.LeaseWorker = workerId;
         State.LeaseDuration = duration;
         State.LeaseExpiresAt = now + duration;
+        State.LastProgressAt = now;
         _leaseExpiresAt = now + duration;
+        _leaseClaimedAt = now;
         await SaveAsync();
         ArmLease();
         return new WorkerLease(JobId, State.Type, State.ParametersJson, State.Checkpoint, State.Progress, State.Attempt, State.LeaseToken,
@@ -135,6 +138,10 @@ public sealed partial class JobGrain
     private async Task ResumeLeaseAsync()
     {
         var grace = time.GetUtcNow() + State.LeaseDuration;
+        // Progress the worker reported since the last stored checkpoint was lost with the old activation:
+        // its stall window starts over; the overdue clock keeps the attempt's start.
+        State.LastProgressAt = time.GetUtcNow();
+        _leaseClaimedAt = State.Attempts.Count > 0 ? State.Attempts[^1].StartedAt : time.GetUtcNow();
         _leaseExpiresAt = State.LeaseExpiresAt is { } stored && stored > grace ? stored : grace;
         if (State.ActiveSilo != SiloName)
         {
@@ -185,8 +192,42 @@ public sealed partial class JobGrain
         await ExpireLeaseAsync();
     }
 
-    /// <summary>The worker went silent: back to the queue from the checkpoint, or paused/failed once the type's recoveries are spent.</summary>
-    private async Task ExpireLeaseAsync()
+    /// <summary>
+    /// The watchdog's look at a job a worker holds (each reminder tick): the lease lapsed (a backstop
+    /// for the lease timer), or the worker is alive but stalled (no progress reported for the type's
+    /// stall timeout) or overdue (holding the job past the type's MaxRunTime). Either way the lease
+    /// ends and the job goes back to the queue, as when the worker goes silent.
+    /// </summary>
+    private async Task CheckLeaseAsync()
+    {
+        var now = time.GetUtcNow();
+        if (now >= _leaseExpiresAt)
+        {
+            await ExpireLeaseAsync();
+            return;
+        }
+
+        if (!handlers.TryGet(State.Type, out var registration))
+        {
+            return;
+        }
+
+        var stallTimeout = registration.Options.StallTimeout ?? Watch.StallTimeout;
+        var lastProgress = State.LastProgressAt ?? _leaseClaimedAt;
+        if (now - lastProgress >= stallTimeout)
+        {
+            await ExpireLeaseAsync("stall_detected",
+                $"worker {State.LeaseWorker} reported no progress for {Seconds(now - lastProgress)} (stall timeout {Seconds(stallTimeout)})");
+        }
+        else if (registration.Options.MaxRunTime is { } maxRunTime && now - _leaseClaimedAt >= maxRunTime)
+        {
+            await ExpireLeaseAsync("overdue",
+                $"worker {State.LeaseWorker} has held it for {Seconds(now - _leaseClaimedAt)}, past the type's max run time of {Seconds(maxRunTime)}");
+        }
+    }
+
+    /// <summary>The worker went silent, stalled or overran: back to the queue from the checkpoint, or paused/failed once the type's recoveries are spent.</summary>
+    private async Task ExpireLeaseAsync(string kind = "lease_expired", string? why = null)
     {
         var worker = State.LeaseWorker;
         var expiredAt = _leaseExpiresAt;
@@ -201,8 +242,8 @@ public sealed partial class JobGrain
             restarts = State.WatchdogRestarts,
             maxRecoveries,
         });
-        var problem = $"worker {worker} sent nothing for {Seconds(State.LeaseDuration)}: its lease lapsed at {expiredAt:O}";
-        Journal("lease_expired", State.Status, State.Status, problem, WatchdogActor, data);
+        var problem = why ?? $"worker {worker} sent nothing for {Seconds(State.LeaseDuration)}: its lease lapsed at {expiredAt:O}";
+        Journal(kind, State.Status, State.Status, problem, WatchdogActor, data);
         _ = EndLease();
         State.RunEpoch++;
 
@@ -226,7 +267,7 @@ public sealed partial class JobGrain
         }
         else if (registration?.Options.WhenRecoveriesExhausted == RecoveriesExhaustedAction.Fail)
         {
-            State.Error = $"lease_expired: {problem}";
+            State.Error = $"{kind}: {problem}";
             Finish(JobStatus.Failed, "failed", $"the watchdog gave up after {maxRecoveries} lapsed leases: {problem}", WatchdogActor);
         }
         else

@@ -515,9 +515,8 @@ public sealed partial class JobGrain(
             case JobStatus.Running or JobStatus.Cancelling when _run is not null:
                 await CheckRunAsync();
                 break;
-            case JobStatus.Running or JobStatus.Cancelling when State.LeaseToken is not null && time.GetUtcNow() >= _leaseExpiresAt:
-                // The lease timer should have fired: a backstop.
-                await ExpireLeaseAsync();
+            case JobStatus.Running or JobStatus.Cancelling when State.LeaseToken is not null:
+                await CheckLeaseAsync();
                 break;
         }
     }

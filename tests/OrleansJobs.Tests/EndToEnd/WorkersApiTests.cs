@@ -21,7 +21,7 @@ public sealed class WorkersApiFixture : IAsyncLifetime
         await _database.ApplySchemaAsync();
         _cluster = new ProcessCluster(_database);
         var types = new Dictionary<string, string>();
-        foreach (var type in new[] { "ext-flow", "ext-lease", "ext-control", "ext-limit", "ext-checks" })
+        foreach (var type in new[] { "ext-flow", "ext-lease", "ext-control", "ext-limit", "ext-checks", "ext-stall" })
         {
             types[$"ExternalJobTypes__{type}__MinLeaseDuration"] = "00:00:01";
             types[$"ExternalJobTypes__{type}__MaxLeaseDuration"] = "00:10:00";
@@ -29,6 +29,12 @@ public sealed class WorkersApiFixture : IAsyncLifetime
 
         types["ExternalJobTypes__ext-limit__MaxConcurrent"] = "2";
         types["ExternalJobTypes__ext-lease__MaxRecoveries"] = "1";
+        types["ExternalJobTypes__ext-stall__StallTimeout"] = "00:00:02";
+        types["ExternalJobTypes__ext-stall__MaxRecoveries"] = "1";
+        // The watchdog ticks every second here (production: every minute, from 5 s into a run).
+        types["Reminders__MinimumReminderPeriod"] = "00:00:01";
+        types["Watchdog__ReminderPeriod"] = "00:00:01";
+        types["Watchdog__RegisterAfter"] = "00:00:00";
         _cluster.StartSilo(extra: types);
         var api = _cluster.StartApiHost();
         Http.BaseAddress = api.BaseAddress;
@@ -199,6 +205,31 @@ public sealed class WorkersApiTests(WorkersApiFixture fixture) : IClassFixture<W
         Assert.Single(journal, e => e.GetProperty("type").GetString() == "paused_for_investigation");
         using var none = await PostAsync("/api/workers/claim", """{"workerId": "w3", "types": ["ext-lease"]}""");
         Assert.Equal(HttpStatusCode.NoContent, none.StatusCode);
+    }
+
+    [Fact]
+    public async Task WorkerThatHeartbeatsWithoutProgress_IsStalled_AndItsJobGoesBackToTheQueue()
+    {
+        var id = await SubmitAsync("ext-stall", "{}");
+        var claim = await ClaimAsync("w1", "ext-stall", 60);
+        var token = claim.GetProperty("leaseToken").GetString()!;
+
+        // Alive (heartbeats) but stuck (no progress): after the type's 2 s stall timeout the watchdog takes the job back.
+        var status = await Wait.ForAsync("the heartbeat to be refused", async () =>
+        {
+            using var heartbeat = await PostAsync($"/api/jobs/{id}/heartbeat", $$"""{"leaseToken": "{{token}}"}""");
+            return heartbeat.StatusCode;
+        }, s => s == HttpStatusCode.Conflict, TimeSpan.FromSeconds(20));
+        Assert.Equal(HttpStatusCode.Conflict, status);
+
+        var job = await GetAsync(id);
+        Assert.Equal("Queued", job.GetProperty("status").GetString());
+        Assert.Equal(1, job.GetProperty("recoveries").GetInt32());
+        var journal = await JournalAsync(id);
+        var stalled = Assert.Single(journal, e => e.GetProperty("type").GetString() == "stall_detected");
+        Assert.Contains("reported no progress", stalled.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(journal, e => e.GetProperty("type").GetString() == "lease_expired");
+        await CancelAsync(id);
     }
 
     [Fact]
