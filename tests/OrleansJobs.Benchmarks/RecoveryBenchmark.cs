@@ -18,6 +18,9 @@ public static class RecoveryBenchmark
     // Long jobs of short items, checkpointed every 50 items (0.25 s): they outlive every kill.
     private const string LongJob = """{"type":"synthetic","parameters":{"items":1000000,"itemMs":5,"record":false},"checkpoint":{"everyItems":50}}""";
 
+    /// <summary>The target for the slowest job of a kill; slower kills print the survivors' recovery log lines.</summary>
+    private static readonly TimeSpan SlowRecovery = TimeSpan.FromSeconds(10);
+
     public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
     {
         Log($"starting a fresh database, {options.Silos} silo processes and the API host");
@@ -69,6 +72,25 @@ public static class RecoveryBenchmark
             table.Add(
                 kill.ToString(CultureInfo.InvariantCulture), victim.Address!, $"{samples.Count} of {affected.Length}",
                 Seconds(measured.Percentile(50)), Seconds(measured.Max), Seconds(evicted));
+
+            if (measured.Max > SlowRecovery.TotalMilliseconds)
+            {
+                // Slower than the target: show what the survivors' recovery did.
+                foreach (var survivor in silos.Where(s => s != victim.Silo))
+                {
+                    var lines = survivor.Process.Output().Split('\n');
+                    var shown = 0;
+                    for (var i = 0; i < lines.Length && shown < 30; i++)
+                    {
+                        if (lines[i].Contains("Recovery sweep", StringComparison.Ordinal) || lines[i].Contains("could not", StringComparison.Ordinal))
+                        {
+                            // The line after a warning holds its exception.
+                            Log($"  silo :{survivor.SiloPort}: {lines[i].Trim()} | {(i + 1 < lines.Length ? lines[i + 1].Trim() : "")}");
+                            shown++;
+                        }
+                    }
+                }
+            }
 
             // Restart it in place, as an orchestrator would, before the next kill.
             var restarted = system.Cluster.StartSilo(victim.Silo.SiloPort, victim.Silo.GatewayPort,

@@ -36,6 +36,14 @@ public interface IRecoveryGrain : IGrainWithStringKey
     [Alias("Trigger")]
     Task<RecoveryRun> TriggerAsync(string reason);
 
+    /// <summary>
+    /// Runs a sweep once this grain's silo knows the cluster membership at least as of
+    /// <paramref name="membershipVersion"/> (the version in which the caller saw a silo die), so the
+    /// sweep never takes a dead silo for a live one.
+    /// </summary>
+    [Alias("TriggerAfter")]
+    Task<RecoveryRun> TriggerAsync(string reason, long membershipVersion);
+
     /// <summary>The last sweep, or null when none ran since this grain was activated.</summary>
     [Alias("LastRun")]
     Task<RecoveryRun?> GetLastRunAsync();

@@ -1265,7 +1265,7 @@ public sealed partial class JobGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its watchdog reminder could not be removed now; its next tick removes it")]
     private static partial void LogWatchdogNotRemoved(ILogger logger, Exception exception, string jobId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its activation is deactivated ({Code}: {Description}) while it runs or waits; it wakes itself in a new activation")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId}: its activation is deactivated ({Code}: {Description}) while it runs or waits; it wakes itself in a new activation")]
     private static partial void LogWakingItself(ILogger logger, string jobId, DeactivationReasonCode code, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: it could not be woken in a new activation; any call to it, such as reading it through the API, wakes it")]

@@ -13,11 +13,13 @@ public sealed class RecoveryGrain(RecoverySweep sweep) : Grain, IRecoveryGrain
 {
     private RecoveryRun? _last;
 
-    async Task<RecoveryRun> IRecoveryGrain.TriggerAsync(string reason)
+    Task<RecoveryRun> IRecoveryGrain.TriggerAsync(string reason) => ((IRecoveryGrain)this).TriggerAsync(reason, 0);
+
+    async Task<RecoveryRun> IRecoveryGrain.TriggerAsync(string reason, long membershipVersion)
     {
         try
         {
-            return _last = await sweep.RunAsync(reason, CancellationToken.None);
+            return _last = await sweep.RunAsync(reason, membershipVersion, CancellationToken.None);
         }
         catch (NpgsqlException ex)
         {

@@ -25,6 +25,7 @@ public sealed partial class RecoverySweep(
     public const string JobStateName = "job";
 
     private static readonly TimeSpan WakeTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MembershipRefreshTimeout = TimeSpan.FromSeconds(5);
 
     private const string CandidatesSql = """
         SELECT grain_id, watched_by FROM grain_state
@@ -45,9 +46,21 @@ public sealed partial class RecoverySweep(
     /// <summary>How long a projection may take before the sweep calls its index row stale.</summary>
     private static readonly TimeSpan ProjectionSettle = TimeSpan.FromSeconds(10);
 
-    public async Task<RecoveryRun> RunAsync(string reason, CancellationToken cancellationToken)
+    public async Task<RecoveryRun> RunAsync(string reason, long membershipVersion, CancellationToken cancellationToken)
     {
         var started = time.GetUtcNow();
+        // This silo's view may trail the caller's (which saw the death) or the table: catch up first, or a
+        // dead silo would pass for alive and its jobs would wait for the next periodic sweep.
+        try
+        {
+            await membership.Refresh(new MembershipVersion(membershipVersion), cancellationToken).AsTask().WaitAsync(MembershipRefreshTimeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // The table cannot be read (database away): go on with what this silo knows; a later sweep catches up.
+            LogMembershipNotRefreshed(logger, ex.GetType().Name, ex.Message);
+        }
+
         var alive = membership.CurrentSnapshot.Members.Values
             .Where(m => m.Status == SiloStatus.Active)
             .Select(m => m.SiloAddress.ToParsableString())
@@ -114,6 +127,9 @@ public sealed partial class RecoverySweep(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Recovery sweep ({Reason}): {Candidates} job(s) of silos no longer active ({Silos}); {Recovered} resumed, {Failed} unreachable; {Repaired} stale index row(s) rewritten")]
     private static partial void LogSweep(ILogger logger, string reason, int candidates, int recovered, int failed, string silos, int repaired);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery sweep: the membership table could not be read ({Error}: {Message}); sweeping with this silo's view")]
+    private static partial void LogMembershipNotRefreshed(ILogger logger, string error, string message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery sweep could not wake job {JobId} (left on {Silo}); the next sweep tries again")]
     private static partial void LogWakeFailed(ILogger logger, Exception exception, string jobId, string silo);

@@ -21,6 +21,8 @@ public sealed partial class RecoveryTrigger(
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private const int Attempts = 60;
+    private const int FollowUps = 10;
+    private static readonly TimeSpan FollowUpDelay = TimeSpan.FromSeconds(1);
 
     private readonly CancellationTokenSource _stopping = new();
     private Task _watching = Task.CompletedTask;
@@ -45,7 +47,7 @@ public sealed partial class RecoveryTrigger(
             {
                 if (IsLeader(membership.CurrentSnapshot))
                 {
-                    await TriggerAsync("periodic", cancellationToken);
+                    await TriggerAsync("periodic", membership.CurrentSnapshot.Version.Value, cancellationToken);
                 }
             }
         }
@@ -76,7 +78,7 @@ public sealed partial class RecoveryTrigger(
     private async Task WatchAsync(CancellationToken cancellationToken)
     {
         var me = localSilo.SiloAddress;
-        await TriggerAsync($"silo {me.ToParsableString()} started", cancellationToken);
+        await TriggerAsync($"silo {me.ToParsableString()} started", membership.CurrentSnapshot.Version.Value, cancellationToken);
 
         var known = membership.CurrentSnapshot;
         try
@@ -95,7 +97,7 @@ public sealed partial class RecoveryTrigger(
                 known = snapshot;
                 if (died.Count > 0 && IsLeader(snapshot))
                 {
-                    await TriggerAsync($"silo {string.Join(", ", died)} declared dead", cancellationToken);
+                    await TriggerAsync($"silo {string.Join(", ", died)} declared dead", snapshot.Version.Value, cancellationToken);
                 }
             }
         }
@@ -105,14 +107,26 @@ public sealed partial class RecoveryTrigger(
         }
     }
 
-    /// <summary>Asks for a sweep, retrying while the recovery grain moves off a dead silo.</summary>
-    private async Task TriggerAsync(string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks for a sweep, retrying while the recovery grain moves off a dead silo. A sweep that could
+    /// not reach some jobs (right after a death the directory may still route to the dead silo) is
+    /// followed by another a moment later, a few times, instead of leaving them to the periodic one.
+    /// </summary>
+    private async Task TriggerAsync(string reason, long membershipVersion, CancellationToken cancellationToken)
     {
         for (var attempt = 1; attempt <= Attempts && !cancellationToken.IsCancellationRequested; attempt++)
         {
             try
             {
-                await grains.GetGrain<IRecoveryGrain>(IRecoveryGrain.ClusterKey).TriggerAsync(reason).WaitAsync(cancellationToken);
+                var run = await grains.GetGrain<IRecoveryGrain>(IRecoveryGrain.ClusterKey).TriggerAsync(reason, membershipVersion).WaitAsync(cancellationToken);
+                for (var followUp = 1; run.Failed > 0 && followUp <= FollowUps && !cancellationToken.IsCancellationRequested; followUp++)
+                {
+                    LogFollowUp(logger, run.Failed, reason, followUp);
+                    await Task.Delay(FollowUpDelay, cancellationToken);
+                    run = await grains.GetGrain<IRecoveryGrain>(IRecoveryGrain.ClusterKey)
+                        .TriggerAsync($"{reason} (follow-up {followUp})", membershipVersion).WaitAsync(cancellationToken);
+                }
+
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
@@ -122,6 +136,9 @@ public sealed partial class RecoveryTrigger(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recovery sweep ({Reason}) could not reach {Failed} job(s); follow-up sweep {FollowUp} shortly")]
+    private static partial void LogFollowUp(ILogger logger, int failed, string reason, int followUp);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery sweep ({Reason}) could not run (attempt {Attempt}); retrying")]
     private static partial void LogTriggerFailed(ILogger logger, Exception exception, string reason, int attempt);
