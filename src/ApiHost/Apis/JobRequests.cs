@@ -82,11 +82,7 @@ public static class JobRequests
             return (null, errors);
         }
 
-        string[] known = ["type", "parameters", "priority", "maxAttempts", "checkpoint", "idempotencyKey", "runAfter"];
-        foreach (var property in root.EnumerateObject().Where(p => Array.IndexOf(known, p.Name) < 0))
-        {
-            errors.Add(new(property.Name, $"is not a field of a job submission (known: {string.Join(", ", known)})"));
-        }
+        Unknown(root, ["type", "parameters", "priority", "maxAttempts", "checkpoint", "idempotencyKey", "runAfter"], "a job submission", errors);
 
         var type = String(root, "type", errors, required: true, maxLength: 64);
         var parameters = "{}";
@@ -202,6 +198,15 @@ public static class JobRequests
         bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80); // version 8
         bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC variant
         return new Guid(bytes, bigEndian: true).ToString();
+    }
+
+    /// <summary>Names every property of <paramref name="root"/> that is not one of <paramref name="known"/>: a typo fails loudly.</summary>
+    internal static void Unknown(JsonElement root, string[] known, string what, List<FieldError> errors, string prefix = "")
+    {
+        foreach (var property in root.EnumerateObject().Where(p => Array.IndexOf(known, p.Name) < 0))
+        {
+            errors.Add(new(prefix + property.Name, $"is not a field of {what} (known: {string.Join(", ", known)})"));
+        }
     }
 
     internal static string? String(JsonElement root, string name, List<FieldError> errors, bool required, int maxLength)

@@ -93,7 +93,7 @@ public static class WorkersApi
             return JobsApi.Invalid([new FieldError("body", "must be a JSON object with workerId and types")]);
         }
 
-        Unknown(root, ["workerId", "types", "leaseSeconds"], "a claim", errors);
+        JobRequests.Unknown(root, ["workerId", "types", "leaseSeconds"], "a claim", errors);
         var workerId = JobRequests.String(root, "workerId", errors, required: true, maxLength: 200);
         var types = new List<string>();
         if (!root.TryGetProperty("types", out var t) || t.ValueKind != JsonValueKind.Array || t.GetArrayLength() is 0 or > 20)
@@ -190,7 +190,7 @@ public static class WorkersApi
             return (null, errors);
         }
 
-        Unknown(root, ["leaseToken", "progress", "checkpoint", "messages", "error"], "a worker report", errors);
+        JobRequests.Unknown(root, ["leaseToken", "progress", "checkpoint", "messages", "error"], "a worker report", errors);
         var token = JobRequests.String(root, "leaseToken", errors, required: true, maxLength: 200);
         JobProgress? progress = null;
         if (root.TryGetProperty("progress", out var p) && p.ValueKind != JsonValueKind.Null)
@@ -233,9 +233,9 @@ public static class WorkersApi
         }
 
         var before = errors.Count;
-        Unknown(p, ["processed", "total", "fraction"], "progress", errors, "progress.");
-        var processed = Long(p, "processed", errors) ?? 0;
-        var total = Long(p, "total", errors);
+        JobRequests.Unknown(p, ["processed", "total", "fraction"], "progress", errors, "progress.");
+        var processed = Long(p, "processed", errors, "progress.") ?? 0;
+        var total = Long(p, "total", errors, "progress.");
         double? fraction = null;
         if (p.TryGetProperty("fraction", out var f) && f.ValueKind != JsonValueKind.Null)
         {
@@ -271,7 +271,7 @@ public static class WorkersApi
         }
 
         var before = errors.Count;
-        Unknown(c, ["cursor", "processed", "counters"], "a checkpoint", errors, "checkpoint.");
+        JobRequests.Unknown(c, ["cursor", "processed", "counters"], "a checkpoint", errors, "checkpoint.");
         var cursor = JobRequests.String(c, "cursor", errors, required: false, maxLength: MaxCursorLength);
         var processed = Long(c, "processed", errors, "checkpoint.") ?? 0;
         var counters = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -353,7 +353,7 @@ public static class WorkersApi
         return errors.Count > before ? null : messages;
     }
 
-    private static long? Long(JsonElement root, string name, List<FieldError> errors, string prefix = "progress.")
+    private static long? Long(JsonElement root, string name, List<FieldError> errors, string prefix)
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -367,13 +367,5 @@ public static class WorkersApi
         }
 
         return number;
-    }
-
-    private static void Unknown(JsonElement root, string[] known, string what, List<FieldError> errors, string prefix = "")
-    {
-        foreach (var property in root.EnumerateObject().Where(p => Array.IndexOf(known, p.Name) < 0))
-        {
-            errors.Add(new(prefix + property.Name, $"is not a field of {what} (known: {string.Join(", ", known)})"));
-        }
     }
 }

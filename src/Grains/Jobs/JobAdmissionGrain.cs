@@ -38,13 +38,20 @@ public sealed partial class JobAdmissionGrain(
     private readonly Dictionary<string, Waiter> _waiters = new(StringComparer.Ordinal);
     private long _arrivals;
 
-    private int Limit => registry.TryGet(this.GetPrimaryKeyString(), out var registration) ? registration.Options.MaxConcurrent : new JobTypeOptions().MaxConcurrent;
+    private JobTypeOptions _options = new(); // the type's, read once at activation (the registry is fixed per silo)
 
-    // External types: waiters are handed to workers that claim them (ClaimNextAsync), never started here.
-    private bool External => registry.TryGet(this.GetPrimaryKeyString(), out var registration) && registration.IsExternal;
+    private int Limit => _options.MaxConcurrent;
+
+    // External types: waiters are handed to workers that claim them (ClaimNextAsync), never granted or started here.
+    private bool External => _options.External;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (registry.TryGet(this.GetPrimaryKeyString(), out var registration))
+        {
+            _options = registration.Options;
+        }
+
         this.RegisterGrainTimer(CheckHoldersAsync, new GrainTimerCreationOptions { DueTime = CheckPeriod, Period = CheckPeriod, Interleave = false, KeepAlive = false });
         await LoadAsync(holders: true, cancellationToken);
     }
@@ -180,7 +187,8 @@ public sealed partial class JobAdmissionGrain(
 
     private AdmissionTicket Ticket(string jobId)
     {
-        if (_holders.ContainsKey(jobId))
+        // A holder of an external type is a job being handed to a worker: only the worker's claim starts it.
+        if (_holders.ContainsKey(jobId) && !External)
         {
             return new AdmissionTicket(true, _holders.Count, Limit, 0);
         }

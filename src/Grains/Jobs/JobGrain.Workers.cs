@@ -265,15 +265,9 @@ public sealed partial class JobGrain
             await Admission.RequestAsync(JobId, State.Priority, time.GetUtcNow());
             return;
         }
-        else if (registration?.Options.WhenRecoveriesExhausted == RecoveriesExhaustedAction.Fail)
-        {
-            State.Error = $"{kind}: {problem}";
-            Finish(JobStatus.Failed, "failed", $"the watchdog gave up after {maxRecoveries} lapsed leases: {problem}", WatchdogActor);
-        }
         else
         {
-            Move(JobStatus.Paused, $"paused for investigation after {maxRecoveries} lapsed leases", WatchdogActor);
-            Journal("paused_for_investigation", null, null, problem, WatchdogActor, data);
+            GiveUp(kind, problem, $"{maxRecoveries} lapsed leases", registration?.Options.WhenRecoveriesExhausted ?? RecoveriesExhaustedAction.Pause, data);
         }
 
         await SaveAsync();

@@ -585,19 +585,28 @@ public sealed partial class JobGrain(
             Launch(registration);
             return;
         }
-        else if (registration.Options.WhenRecoveriesExhausted == RecoveriesExhaustedAction.Fail)
-        {
-            State.Error = $"{kind}: {problem}";
-            Finish(JobStatus.Failed, "failed", $"the watchdog gave up after {maxRecoveries} restarts: {problem}", WatchdogActor);
-        }
         else
         {
-            Move(JobStatus.Paused, $"paused for investigation after {maxRecoveries} watchdog restarts", WatchdogActor);
-            Journal("paused_for_investigation", null, null, problem, WatchdogActor, data);
+            GiveUp(kind, problem, $"{maxRecoveries} watchdog restarts", registration.Options.WhenRecoveriesExhausted, data);
         }
 
         await SaveAsync();
         await SyncSlotAsync();
+    }
+
+    /// <summary>The type's recoveries are spent (<paramref name="spent"/> says on what): pause for investigation, or fail.</summary>
+    private void GiveUp(string kind, string problem, string spent, RecoveriesExhaustedAction action, string data)
+    {
+        if (action == RecoveriesExhaustedAction.Fail)
+        {
+            State.Error = $"{kind}: {problem}";
+            Finish(JobStatus.Failed, "failed", $"the watchdog gave up after {spent}: {problem}", WatchdogActor);
+        }
+        else
+        {
+            Move(JobStatus.Paused, $"paused for investigation after {spent}", WatchdogActor);
+            Journal("paused_for_investigation", null, null, problem, WatchdogActor, data);
+        }
     }
 
     private static string Seconds(TimeSpan span) => $"{span.TotalSeconds:0.#} s";
@@ -675,11 +684,6 @@ public sealed partial class JobGrain(
 
     private async Task StartAsync(bool newAttempt, string actor)
     {
-        if (IsExternal)
-        {
-            return; // a worker's claim starts it (a grant to a job of an external type is a claim in progress)
-        }
-
         if (!handlers.TryGet(State.Type, out var registration))
         {
             State.Error = $"job type '{State.Type}' is not registered on silo {SiloName}";

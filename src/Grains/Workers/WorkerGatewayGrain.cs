@@ -81,16 +81,16 @@ public sealed partial class WorkerGatewayGrain(JobHandlerRegistry registry, ILog
             errors.Add(new("types", $"must list 1 to {MaxTypes} external job types"));
         }
 
-        var external = registry.Names.Where(n => registry.TryGet(n, out var r) && r.IsExternal).Order(StringComparer.Ordinal).ToList();
+        string External() => string.Join(", ", registry.Names.Where(n => registry.TryGet(n, out var r) && r.IsExternal).Order(StringComparer.Ordinal));
         for (var i = 0; i < types.Count && i < MaxTypes; i++)
         {
             if (!registry.TryGet(types[i], out var registration))
             {
-                errors.Add(new($"types[{i}]", $"unknown job type '{types[i]}' (external types: {string.Join(", ", external)})"));
+                errors.Add(new($"types[{i}]", $"unknown job type '{types[i]}' (external types: {External()})"));
             }
             else if (!registration.IsExternal)
             {
-                errors.Add(new($"types[{i}]", $"'{types[i]}' is run by the silos, not by workers (external types: {string.Join(", ", external)})"));
+                errors.Add(new($"types[{i}]", $"'{types[i]}' is run by the silos, not by workers (external types: {External()})"));
             }
             else if (leaseDuration is { } lease && (lease < registration.Options.MinLeaseDuration || lease > registration.Options.MaxLeaseDuration))
             {

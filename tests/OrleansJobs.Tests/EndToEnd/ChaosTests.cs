@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using OrleansJobs.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -129,8 +128,7 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
     /// <summary>POST /api/jobs, which must answer 201; returns the new job's id.</summary>
     internal static async Task<string> SubmitOneAsync(HttpClient http, string body)
     {
-        using var content = new StringContent(body, Encoding.UTF8, "application/json");
-        using var response = await http.PostAsync(new Uri("/api/jobs", UriKind.Relative), content);
+        using var response = await http.PostJsonAsync("/api/jobs", body);
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
     }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -91,7 +90,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
             await AssertUnavailableAsync(list);
         }
 
-        using (var submit = await PostAsync(http, "/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}, "idempotencyKey": "during-outage"}"""))
+        using (var submit = await http.PostJsonAsync("/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}, "idempotencyKey": "during-outage"}"""))
         {
             await AssertUnavailableAsync(submit);
         }
@@ -120,7 +119,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
         // The submission refused during the outage created nothing: sent again, it is created now.
         var again = await Wait.ForAsync("a submit to succeed again", async () =>
         {
-            using var response = await PostAsync(http, "/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}, "idempotencyKey": "during-outage"}""");
+            using var response = await http.PostJsonAsync("/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}, "idempotencyKey": "during-outage"}""");
             return response.StatusCode;
         }, s => s != HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30));
         Assert.Equal(HttpStatusCode.Created, again);
@@ -165,10 +164,4 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
 
     private static async Task<JsonElement> GetAsync(HttpClient http, string id) =>
         await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}", UriKind.Relative));
-
-    private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string path, string body)
-    {
-        using var content = new StringContent(body, Encoding.UTF8, "application/json");
-        return await http.PostAsync(new Uri(path, UriKind.Relative), content);
-    }
 }

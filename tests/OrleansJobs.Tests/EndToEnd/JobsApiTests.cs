@@ -6,40 +6,7 @@ using System.Text.Json;
 namespace OrleansJobs.Tests.EndToEnd;
 
 /// <summary>A silo process and the API host process on a fresh database, shared by the tests of <see cref="JobsApiTests"/>.</summary>
-public sealed class JobsApiFixture : IAsyncLifetime
-{
-    private TestDatabase? _database;
-    private ProcessCluster? _cluster;
-
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
-
-    public TestDatabase Database => _database!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await PostgresServer.CreateDatabaseAsync("api");
-        await _database.ApplySchemaAsync();
-        _cluster = new ProcessCluster(_database);
-        _cluster.StartSilo();
-        var api = _cluster.StartApiHost();
-        Http.BaseAddress = api.BaseAddress;
-        await ProcessCluster.WaitForReadyAsync(Http, silos: 1);
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
-}
+public sealed class JobsApiFixture() : ApiSystemFixture("api");
 
 public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApiFixture>
 {
@@ -243,8 +210,7 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
     private async Task<JsonElement> ListAsync(string query) =>
         await Http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs?{query}", UriKind.Relative));
 
-    private async Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>
-        await Http.PostAsync(new Uri(path, UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
+    private Task<HttpResponseMessage> PostJsonAsync(string path, string json) => Http.PostJsonAsync(path, json);
 
     private Task<JsonElement> WaitForAsync(string id, Func<JsonElement, bool> condition) =>
         Wait.ForAsync($"job {id} to reach the expected state",

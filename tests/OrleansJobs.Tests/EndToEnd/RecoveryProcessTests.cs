@@ -129,8 +129,7 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
         var leases = new Dictionary<string, string>();
         foreach (var _ in ids)
         {
-            using var content = new StringContent("""{"workerId": "w1", "types": ["ext-recovery"]}""", System.Text.Encoding.UTF8, "application/json");
-            using var claim = await http.PostAsync(new Uri("/api/workers/claim", UriKind.Relative), content);
+            using var claim = await http.PostJsonAsync("/api/workers/claim", """{"workerId": "w1", "types": ["ext-recovery"]}""");
             Assert.Equal(HttpStatusCode.OK, claim.StatusCode);
             var body = await claim.Content.ReadFromJsonAsync<JsonElement>();
             leases[body.GetProperty("jobId").GetString()!] = body.GetProperty("leaseToken").GetString()!;
@@ -150,9 +149,8 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
         {
             await Wait.UntilAsync($"job {id} to take the worker's report on the survivor", async () =>
             {
-                using var content = new StringContent($$"""{"leaseToken": "{{leases[id]}}", "checkpoint": {"cursor": "frame-5", "processed": 5} }""",
-                    System.Text.Encoding.UTF8, "application/json");
-                using var report = await http.PostAsync(new Uri($"/api/jobs/{id}/progress", UriKind.Relative), content);
+                using var report = await http.PostJsonAsync($"/api/jobs/{id}/progress",
+                    $$"""{"leaseToken": "{{leases[id]}}", "checkpoint": {"cursor": "frame-5", "processed": 5} }""");
                 Assert.NotEqual(HttpStatusCode.Conflict, report.StatusCode); // the lease must never be lost to a silo crash
                 return report.StatusCode == HttpStatusCode.OK;
             }, TimeSpan.FromSeconds(25), poll: TimeSpan.FromMilliseconds(500));
@@ -161,8 +159,7 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
         output.WriteLine($"{moved.Count} leased jobs of the killed silo took their worker's reports again {clock.Elapsed.TotalSeconds:0.0} s after SIGKILL");
         foreach (var (id, token) in leases)
         {
-            using var content = new StringContent($$"""{"leaseToken": "{{token}}"}""", System.Text.Encoding.UTF8, "application/json");
-            using var complete = await http.PostAsync(new Uri($"/api/jobs/{id}/complete", UriKind.Relative), content);
+            using var complete = await http.PostJsonAsync($"/api/jobs/{id}/complete", $$"""{"leaseToken": "{{token}}"}""");
             Assert.Equal(HttpStatusCode.OK, complete.StatusCode);
         }
 

@@ -1,58 +1,30 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 
 namespace OrleansJobs.Tests.EndToEnd;
 
 /// <summary>A silo process with external job types and the API host process, for <see cref="WorkersApiTests"/>.</summary>
-public sealed class WorkersApiFixture : IAsyncLifetime
+public sealed class WorkersApiFixture() : ApiSystemFixture("workers", SiloSettings())
 {
-    private TestDatabase? _database;
-    private ProcessCluster? _cluster;
-
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
-
-    public TestDatabase Database => _database!;
-
-    public async Task InitializeAsync()
+    private static Dictionary<string, string> SiloSettings()
     {
-        _database = await PostgresServer.CreateDatabaseAsync("workers");
-        await _database.ApplySchemaAsync();
-        _cluster = new ProcessCluster(_database);
-        var types = new Dictionary<string, string>();
+        var settings = new Dictionary<string, string>();
         foreach (var type in new[] { "ext-flow", "ext-lease", "ext-control", "ext-limit", "ext-checks", "ext-stall" })
         {
-            types[$"ExternalJobTypes__{type}__MinLeaseDuration"] = "00:00:01";
-            types[$"ExternalJobTypes__{type}__MaxLeaseDuration"] = "00:10:00";
+            settings[$"ExternalJobTypes__{type}__MinLeaseDuration"] = "00:00:01";
+            settings[$"ExternalJobTypes__{type}__MaxLeaseDuration"] = "00:10:00";
         }
 
-        types["ExternalJobTypes__ext-limit__MaxConcurrent"] = "2";
-        types["ExternalJobTypes__ext-lease__MaxRecoveries"] = "1";
-        types["ExternalJobTypes__ext-stall__StallTimeout"] = "00:00:02";
-        types["ExternalJobTypes__ext-stall__MaxRecoveries"] = "1";
+        settings["ExternalJobTypes__ext-limit__MaxConcurrent"] = "2";
+        settings["ExternalJobTypes__ext-lease__MaxRecoveries"] = "1";
+        settings["ExternalJobTypes__ext-stall__StallTimeout"] = "00:00:02";
+        settings["ExternalJobTypes__ext-stall__MaxRecoveries"] = "1";
         // The watchdog ticks every second here (production: every minute, from 5 s into a run).
-        types["Reminders__MinimumReminderPeriod"] = "00:00:01";
-        types["Watchdog__ReminderPeriod"] = "00:00:01";
-        types["Watchdog__RegisterAfter"] = "00:00:00";
-        _cluster.StartSilo(extra: types);
-        var api = _cluster.StartApiHost();
-        Http.BaseAddress = api.BaseAddress;
-        await ProcessCluster.WaitForReadyAsync(Http, silos: 1);
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
+        settings["Reminders__MinimumReminderPeriod"] = "00:00:01";
+        settings["Watchdog__ReminderPeriod"] = "00:00:01";
+        settings["Watchdog__RegisterAfter"] = "00:00:00";
+        return settings;
     }
 }
 
@@ -400,9 +372,5 @@ public sealed class WorkersApiTests(WorkersApiFixture fixture) : IClassFixture<W
         return [.. (await Http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}/journal", UriKind.Relative))).EnumerateArray()];
     }
 
-    private async Task<HttpResponseMessage> PostAsync(string path, string body)
-    {
-        using var content = new StringContent(body, Encoding.UTF8, "application/json");
-        return await Http.PostAsync(new Uri(path, UriKind.Relative), content);
-    }
+    private Task<HttpResponseMessage> PostAsync(string path, string body) => Http.PostJsonAsync(path, body);
 }

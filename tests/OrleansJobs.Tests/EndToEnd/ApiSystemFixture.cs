@@ -1,0 +1,53 @@
+using System.Text;
+
+namespace OrleansJobs.Tests.EndToEnd;
+
+/// <summary>
+/// One silo process (with the given extra settings) and the API host process on a fresh
+/// database, shared by the tests of one class; everything is stopped and dropped afterwards.
+/// </summary>
+public abstract class ApiSystemFixture(string purpose, IReadOnlyDictionary<string, string>? siloSettings = null) : IAsyncLifetime
+{
+    private TestDatabase? _database;
+    private ProcessCluster? _cluster;
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public TestDatabase Database => _database!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await PostgresServer.CreateDatabaseAsync(purpose);
+        await _database.ApplySchemaAsync();
+        _cluster = new ProcessCluster(_database);
+        _cluster.StartSilo(extra: siloSettings);
+        var api = _cluster.StartApiHost();
+        Http.BaseAddress = api.BaseAddress;
+        await ProcessCluster.WaitForReadyAsync(Http, silos: 1);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>JSON requests of the end-to-end tests.</summary>
+public static class HttpJson
+{
+    /// <summary>POSTs <paramref name="json"/> to <paramref name="path"/> (relative to the client's base address).</summary>
+    public static async Task<HttpResponseMessage> PostJsonAsync(this HttpClient http, string path, string json)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        return await http.PostAsync(new Uri(path, UriKind.Relative), content);
+    }
+}
