@@ -16,6 +16,7 @@ public sealed partial class JobAdmissionGrain(
     JobHandlerRegistry registry, NpgsqlDataSource dataSource, ILogger<JobAdmissionGrain> logger) : Grain, IJobAdmissionGrain
 {
     private static readonly TimeSpan CheckPeriod = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan FirstCheck = TimeSpan.FromSeconds(5);
 
     /// <summary>At most this many waiting jobs are read at once; the rest are read when these have been admitted.</summary>
     internal const int LoadWaitingLimit = 10_000;
@@ -52,7 +53,9 @@ public sealed partial class JobAdmissionGrain(
             _options = registration.Options;
         }
 
-        this.RegisterGrainTimer(CheckHoldersAsync, new GrainTimerCreationOptions { DueTime = CheckPeriod, Period = CheckPeriod, Interleave = false, KeepAlive = false });
+        // The first check comes soon: holders taken over from the index are verified then (the index may
+        // still show Running a job that has ended, whose slot would otherwise stay taken for a minute).
+        this.RegisterGrainTimer(CheckHoldersAsync, new GrainTimerCreationOptions { DueTime = FirstCheck, Period = CheckPeriod, Interleave = false, KeepAlive = false });
         await LoadAsync(holders: true, cancellationToken);
     }
 
@@ -74,7 +77,7 @@ public sealed partial class JobAdmissionGrain(
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    _holders.TryAdd(reader.GetString(0), DateTimeOffset.UtcNow);
+                    _holders.TryAdd(reader.GetString(0), DateTimeOffset.MinValue); // due for the first check
                 }
             }
 

@@ -114,7 +114,10 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
         }
 
         await Wait.UntilAsync("50 new jobs to hold all 50 slots at once", async () => await Database.ScalarAsync<int>(
-            "SELECT count(*) FROM job_index WHERE job_id = ANY(@ids) AND status = 'Running'", ("ids", probes.ToArray())) == 50);
+            "SELECT count(*) FROM job_index WHERE job_id = ANY(@ids) AND status = 'Running'", ("ids", probes.ToArray())) == 50,
+            describe: async () => string.Join("; ", await Database.QueryAsync(
+                "SELECT status || ' ' || count(*) || coalesce(': ' || min(queued_reason), '') FROM job_index WHERE job_id = ANY(@ids) GROUP BY status",
+                r => r.GetString(0), ("ids", probes.ToArray()))));
     }
 
     private static async Task<string[]> SubmitAsync(HttpClient http)
