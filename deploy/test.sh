@@ -32,6 +32,19 @@ say "building ($CONFIG)"
 dotnet build "$ROOT/OrleansJobs.sln" -c "$CONFIG" -nologo -clp:ErrorsOnly
 
 say "running tests"
+# The console log is also kept so that the failures can be repeated at the end, where a log
+# viewer that shows only the tail of a long run still sees them.
+LOG=$(mktemp -t orleansjobs-test.XXXXXX.log)
+set +e
 # --blame-hang-timeout: a hung test fails with a dump after 10 min instead of stalling the run.
 dotnet test "$ROOT/OrleansJobs.sln" -c "$CONFIG" --no-build -nologo \
-  --logger "console;verbosity=normal" --blame-hang-timeout 10m "$@"
+  --logger "console;verbosity=normal" --blame-hang-timeout 10m "$@" 2>&1 | tee "$LOG"
+STATUS=${PIPESTATUS[0]}
+set -e
+if [[ $STATUS -ne 0 ]]; then
+  say "failed tests (each with the first 40 lines of its message):"
+  # A block starts at a test's "Failed" line and ends at the next test's result line.
+  awk '/^  Failed /{on=1; n=0} /^  (Passed|Skipped) /{on=0} on && n++ < 40' "$LOG" | head -n 400
+fi
+rm -f "$LOG"
+exit "$STATUS"
