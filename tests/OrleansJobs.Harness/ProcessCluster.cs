@@ -38,6 +38,9 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
 {
     private readonly List<ManagedProcess> _processes = [];
 
+    /// <summary>What a silo process writes once it has fully started (see the silo's SiloProgram).</summary>
+    public const string StartedLine = "Silo started: ";
+
     public string ClusterId { get; } = $"c{Guid.NewGuid():N}"[..12];
 
     public TestDatabase Database => database;
@@ -81,9 +84,22 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
         r => new MembershipRow(r.GetString(0), r.GetInt32(1), r.GetInt32(2), (MembershipStatus)r.GetInt32(3)),
         ("cluster", ClusterId));
 
-    /// <summary>Waits until the silo's newest generation is Active in the membership table.</summary>
-    public Task WaitForActiveAsync(SiloProcess silo, TimeSpan? timeout = null, int newerThanGeneration = 0) =>
-        WaitForStatusAsync(silo, MembershipStatus.Active, timeout ?? TimeSpan.FromSeconds(60), newerThanGeneration);
+    /// <summary>
+    /// Waits until the silo's newest generation is Active in the membership table and the process
+    /// says it has started. The row turns Active before the silo's hosted services have started; a
+    /// SIGTERM in between cancels a start-up instead of stopping a running silo.
+    /// </summary>
+    public async Task WaitForActiveAsync(SiloProcess silo, TimeSpan? timeout = null, int newerThanGeneration = 0)
+    {
+        var deadline = timeout ?? TimeSpan.FromSeconds(60);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await WaitForStatusAsync(silo, MembershipStatus.Active, deadline, newerThanGeneration);
+        await Wait.UntilAsync(
+            $"silo {silo.Endpoint} to report that it has started",
+            () => Task.FromResult(silo.Process.Output().Contains(StartedLine, StringComparison.Ordinal)),
+            deadline - clock.Elapsed > TimeSpan.FromSeconds(5) ? deadline - clock.Elapsed : TimeSpan.FromSeconds(5),
+            () => Task.FromResult(silo.Process.Output()));
+    }
 
     /// <summary>Waits until the silo's newest generation (newer than <paramref name="newerThanGeneration"/>) has that status.</summary>
     public async Task WaitForStatusAsync(SiloProcess silo, MembershipStatus status, TimeSpan timeout, int newerThanGeneration = 0)
@@ -144,6 +160,7 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
             ["Cluster__ServiceId"] = ClusterId,
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Orleans.Runtime.MembershipService"] = "Information",
+            ["Logging__LogLevel__OrleansJobs.Silo"] = "Information", // for the started line
         };
         foreach (var source in new[] { settings, extra })
         {

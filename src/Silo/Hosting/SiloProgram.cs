@@ -26,6 +26,10 @@ public static class SiloProgram
             // Resolved up front: RunAsync disposes the service provider when it ends.
             var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
             var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansJobs.Silo");
+            var silo = host.Services.GetRequiredService<ILocalSiloDetails>();
+            // Active in the membership table comes earlier, before the hosted services have started;
+            // this line says the silo is fully up (and that a SIGTERM now is an ordinary stop).
+            lifetime.ApplicationStarted.Register(() => logger.LogInformation("Silo started: {Silo}", silo.SiloAddress));
             try
             {
                 await host.RunAsync();

@@ -17,7 +17,7 @@ public sealed class SiloProcessTests(MigratedDatabaseFixture fixture) : IClassFi
         await second.Process.KillAsync();
 
         // The survivor's probes fail, it votes, and with two silos one vote declares death.
-        await cluster.WaitForStatusAsync(second, MembershipStatus.Dead, TimeSpan.FromSeconds(45));
+        await cluster.WaitForStatusAsync(second, MembershipStatus.Dead, TimeSpan.FromSeconds(90));
         var rows = await cluster.MembershipAsync();
         Assert.Equal(MembershipStatus.Active, rows.Single(r => r.Port == first.SiloPort).Status);
         Assert.False(first.Process.HasExited);

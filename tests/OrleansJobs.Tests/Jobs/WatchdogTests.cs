@@ -35,8 +35,9 @@ public sealed class WatchdogTests(AdoNetClusterFixture fixture)
         Assert.True(await MaxExecutionsAsync(id) <= 3, "an item ran more often than once per restart");
         // Paused: nothing left to watch, the slot is free.
         await Wait.UntilAsync($"the watchdog reminder of {id} to be removed", async () => await RemindersAsync(id) == 0);
-        var slots = await fixture.Cluster.Client.GetGrain<IJobAdmissionGrain>(AdoNetClusterFixture.WatchedType).GetStatsAsync();
-        Assert.Equal(0, slots.Running);
+        // The slot is given back after the paused state is stored: ask until it has been.
+        await Wait.ForAsync("the type's slot to be free", () => fixture.Cluster.Client.GetGrain<IJobAdmissionGrain>(AdoNetClusterFixture.WatchedType).GetStatsAsync(),
+            s => s.Running == 0);
     }
 
     [Fact]
@@ -69,11 +70,13 @@ public sealed class WatchdogTests(AdoNetClusterFixture fixture)
         Assert.Equal(2, journal.Count(e => e.Type == "overdue"));
         Assert.Single(journal, e => e.Type == "recovery");
         Assert.Single(journal, e => e.Type == "paused_for_investigation");
-        var effects = await EffectsAsync(id);
+        // A hard stop may cut the item in flight, never apply one twice (both counts in one
+        // statement: the stopped run's last effect write can still land at any moment).
+        var (effects, distinct) = (await Database.QueryAsync(
+            "SELECT count(*), count(DISTINCT item) FROM synthetic_item_effects WHERE job_id = @id",
+            r => (r.GetInt64(0), r.GetInt64(1)), ("id", id))).Single();
         Assert.InRange(effects, 10, 99);
-        // A hard stop may cut the item in flight, never apply one twice.
-        Assert.Equal(effects, await Database.ScalarAsync<int>(
-            "SELECT count(DISTINCT item) FROM synthetic_item_effects WHERE job_id = @id", ("id", id)));
+        Assert.Equal(effects, distinct);
         Assert.True(paused.Checkpoint.Processed <= effects);
 
         // An operator resumes it: the restarts start over and it continues from the checkpoint.
@@ -88,12 +91,13 @@ public sealed class WatchdogTests(AdoNetClusterFixture fixture)
     {
         var (id, grain) = NewJob();
 
-        await grain.SubmitAsync(Submission("synthetic", """{"items": 30, "itemMs": 100}"""));
+        // 10 s of work: long enough to see the reminder even if its first registration has to be retried (5 s later).
+        await grain.SubmitAsync(Submission("synthetic", """{"items": 50, "itemMs": 200}"""));
         await Wait.UntilAsync($"a watchdog reminder for {id}", async () => await RemindersAsync(id) == 1);
         await WaitForStatusAsync(grain, JobStatus.Completed);
 
         await Wait.UntilAsync($"the watchdog reminder of {id} to be removed", async () => await RemindersAsync(id) == 0);
-        Assert.Equal(30, await EffectsAsync(id));
+        Assert.Equal(50, await EffectsAsync(id));
         Assert.DoesNotContain(await JournalAsync(id), e => e.Type is "stall_detected" or "recovery");
     }
 
