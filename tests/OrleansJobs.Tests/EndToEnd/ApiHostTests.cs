@@ -3,11 +3,12 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using OrleansJobs.Storage;
 using OrleansJobs.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace OrleansJobs.Tests.EndToEnd;
 
 /// <summary>The real ApiHost process in front of real silo processes, over real HTTP.</summary>
-public sealed class ApiHostTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
+public sealed class ApiHostTests(MigratedDatabaseFixture fixture, ITestOutputHelper output) : IClassFixture<MigratedDatabaseFixture>
 {
     [Fact]
     public async Task Ready_WithTwoSilos_ReportsBothAndServesOpenApiAndDashboard()
@@ -63,6 +64,45 @@ public sealed class ApiHostTests(MigratedDatabaseFixture fixture) : IClassFixtur
 
         cluster.StartSilo();
         await ProcessCluster.WaitForReadyAsync(http, silos: 1);
+        Assert.False(api.Process.HasExited);
+    }
+
+    [Fact]
+    public async Task ApiHost_AfterEverySiloDied_ReconnectsWhenTheyReturnOnTheSamePorts()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var silos = new[] { cluster.StartSilo(), cluster.StartSilo() };
+        var api = cluster.StartApiHost();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        await ProcessCluster.WaitForReadyAsync(http, silos: 2);
+
+        // Both silos die; a supervisor brings them back on their fixed ports while the API host stays up.
+        foreach (var silo in silos)
+        {
+            await silo.Process.KillAsync();
+        }
+
+        await Wait.UntilAsync("/health/ready to answer 503 with no silo left", async () =>
+        {
+            using var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+            return response.StatusCode == HttpStatusCode.ServiceUnavailable;
+        }, TimeSpan.FromSeconds(60));
+        var generation = (await cluster.MembershipAsync()).Max(r => r.Generation);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var restarted = silos.Select(s => cluster.StartSilo(s.SiloPort, s.GatewayPort)).ToList();
+        foreach (var silo in restarted)
+        {
+            await cluster.WaitForActiveAsync(silo, TimeSpan.FromSeconds(60), newerThanGeneration: generation);
+        }
+
+        var active = clock.Elapsed;
+        // The API host finds the new generations on the old addresses and calls grains through them again.
+        var ready = await ProcessCluster.WaitForReadyAsync(http, silos: 2, TimeSpan.FromSeconds(60));
+        output.WriteLine($"silos started and active {active.TotalSeconds:0.0} s after the restart; the API host ready {clock.Elapsed.TotalSeconds:0.0} s after it");
+        var reported = ready.GetProperty("cluster").GetProperty("silos").EnumerateArray().Select(s => s.GetString()!).ToList();
+        Assert.All(restarted, s => Assert.Contains(reported, r => r.StartsWith(s.Endpoint + "@", StringComparison.Ordinal)));
+        using var submit = await http.PostJsonAsync("/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}}""");
+        Assert.Equal(HttpStatusCode.Created, submit.StatusCode);
         Assert.False(api.Process.HasExited);
     }
 
