@@ -18,6 +18,12 @@ public sealed partial class JobAdmissionGrain(
     private static readonly TimeSpan CheckPeriod = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan FirstCheck = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long the holder check waits for one job's answer (a job on a silo not yet declared dead may not answer).</summary>
+    private static readonly TimeSpan HolderProbeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most this many holders are asked at once.</summary>
+    private const int HolderProbeBatch = 100;
+
     /// <summary>At most this many waiting jobs are read at once; the rest are read when these have been admitted.</summary>
     internal const int LoadWaitingLimit = 10_000;
 
@@ -55,7 +61,9 @@ public sealed partial class JobAdmissionGrain(
 
         // The first check comes soon: holders taken over from the index are verified then (the index may
         // still show Running a job that has ended, whose slot would otherwise stay taken for a minute).
-        this.RegisterGrainTimer(CheckHoldersAsync, new GrainTimerCreationOptions { DueTime = FirstCheck, Period = CheckPeriod, Interleave = false, KeepAlive = false });
+        // The check interleaves with requests: while it waits for the jobs' answers (seconds, when a
+        // job's silo has just died), submits and releases of the type must not wait behind it.
+        this.RegisterGrainTimer(CheckHoldersAsync, new GrainTimerCreationOptions { DueTime = FirstCheck, Period = CheckPeriod, Interleave = true, KeepAlive = false });
         await LoadAsync(holders: true, cancellationToken);
     }
 
@@ -212,35 +220,38 @@ public sealed partial class JobAdmissionGrain(
 
     private async Task CheckHoldersAsync(CancellationToken cancellationToken)
     {
-        var due = _holders.Where(h => DateTimeOffset.UtcNow - h.Value > CheckPeriod).Select(h => h.Key).ToList();
-        foreach (var jobId in due)
+        var now = DateTimeOffset.UtcNow;
+        var due = _holders.Where(h => now - h.Value > CheckPeriod).ToList();
+        foreach (var batch in due.Chunk(HolderProbeBatch))
         {
-            JobSnapshot? job;
-            try
+            var answers = await Task.WhenAll(batch.Select(h => AskAsync(h.Key, cancellationToken)));
+            for (var i = 0; i < batch.Length; i++)
             {
-                job = await GrainFactory.GetGrain<IJobGrain>(jobId).GetAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-            }
-            catch (Exception ex) when (ex is TimeoutException or OrleansException)
-            {
-                continue; // unknown: ask again next time
-            }
+                var (jobId, since) = (batch[i].Key, batch[i].Value);
+                // Requests and releases were served while the jobs were asked: act only on a holder
+                // that nobody has released or admitted again since the check began.
+                if (answers[i] is not { } answer || !_holders.TryGetValue(jobId, out var current) || current != since)
+                {
+                    continue; // no answer: ask again next time
+                }
 
-            switch (job?.Status)
-            {
-                case JobStatus.Running or JobStatus.Cancelling or JobStatus.Paused:
-                    _holders[jobId] = DateTimeOffset.UtcNow; // alive (a paused run may still be draining)
-                    break;
-                case JobStatus.Queued when External:
-                    // Handed to a worker whose claim never reached the job: back in the queue.
-                    _holders.Remove(jobId);
-                    Enqueue(jobId, job.Priority, job.CreatedAt);
-                    break;
-                case JobStatus.Queued:
-                    Tell(jobId); // granted but never started: the message was lost
-                    break;
-                default:
-                    _holders.Remove(jobId); // gone or finished without giving the slot back
-                    break;
+                switch (answer.Job?.Status)
+                {
+                    case JobStatus.Running or JobStatus.Cancelling or JobStatus.Paused:
+                        _holders[jobId] = DateTimeOffset.UtcNow; // alive (a paused run may still be draining)
+                        break;
+                    case JobStatus.Queued when External:
+                        // Handed to a worker whose claim never reached the job: back in the queue.
+                        _holders.Remove(jobId);
+                        Enqueue(jobId, answer.Job.Priority, answer.Job.CreatedAt);
+                        break;
+                    case JobStatus.Queued:
+                        Tell(jobId); // granted but never started: the message was lost
+                        break;
+                    default:
+                        _holders.Remove(jobId); // gone or finished without giving the slot back
+                        break;
+                }
             }
         }
 
@@ -253,6 +264,21 @@ public sealed partial class JobAdmissionGrain(
 
         Admit(except: null);
     }
+
+    /// <summary>The job's snapshot (null: no such job), or null when it did not answer in time.</summary>
+    private async Task<HolderAnswer?> AskAsync(string jobId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return new HolderAnswer(await GrainFactory.GetGrain<IJobGrain>(jobId).GetAsync().WaitAsync(HolderProbeTimeout, cancellationToken));
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record HolderAnswer(JobSnapshot? Job);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run slots of type {Type} taken over from the job index: {Holders} running, {Waiting} waiting")]
     private static partial void LogLoaded(ILogger logger, string type, int holders, int waiting);

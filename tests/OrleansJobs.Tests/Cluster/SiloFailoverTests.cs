@@ -43,7 +43,8 @@ public sealed class SiloFailoverTests(AdoNetClusterFixture fixture)
         var before = await grain.AddAsync(7);
 
         await StopAndReplaceAsync(before.Silo);
-        var after = await grain.GetAsync();
+        // The client's first call may still pick the stopped silo's gateway and fail; a client retries.
+        var after = await Wait.ForAsync("the grain to answer after its silo stopped", () => grain.GetAsync(), _ => true);
 
         Assert.NotEqual(before.Silo, after.Silo);
         Assert.Equal(12, after.Total);
@@ -82,7 +83,11 @@ public sealed class SiloFailoverTests(AdoNetClusterFixture fixture)
         }
         finally
         {
-            await grain.StopAsync();
+            await Wait.ForAsync("the reminder to be stopped", async () =>
+            {
+                await grain.StopAsync();
+                return true;
+            }, _ => true);
         }
     }
 

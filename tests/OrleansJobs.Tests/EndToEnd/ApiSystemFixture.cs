@@ -1,3 +1,7 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text;
 
 namespace OrleansJobs.Tests.EndToEnd;
@@ -49,5 +53,35 @@ public static class HttpJson
     {
         using var content = new StringContent(json, Encoding.UTF8, "application/json");
         return await http.PostAsync(new Uri(path, UriKind.Relative), content);
+    }
+
+    /// <summary>
+    /// POST /api/jobs as a careful client does: with an idempotency key, repeating the request
+    /// after a 503 (a grain call that timed out on a starved machine) for up to 30 s. Returns the
+    /// job's id; the job must have been created exactly once under that key.
+    /// </summary>
+    public static async Task<string> SubmitJobAsync(this HttpClient http, string body)
+    {
+        var key = $"k{Guid.NewGuid():N}";
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/jobs", UriKind.Relative))
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await http.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+                continue;
+            }
+
+            // 201 for the request that created it; 200 when a repeat finds the job an earlier, unanswered try created.
+            Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK,
+                $"submit answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        }
     }
 }

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using OrleansJobs.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -110,7 +107,7 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
         var probes = new List<string>();
         for (var i = 0; i < 50; i++)
         {
-            probes.Add(await SubmitOneAsync(http, """{"type": "synthetic", "parameters": {"items": 1, "itemMs": 60000}}"""));
+            probes.Add(await http.SubmitJobAsync("""{"type": "synthetic", "parameters": {"items": 1, "itemMs": 60000}}"""));
         }
 
         await Wait.UntilAsync("50 new jobs to hold all 50 slots at once", async () => await Database.ScalarAsync<int>(
@@ -124,16 +121,8 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
     {
         var body = $$$"""{"type": "synthetic", "parameters": {"items": {{{Items}}}, "itemMs": 2}, "checkpoint": {"everyItems": {{{CheckpointEvery}}}}}""";
         var ids = new string[Jobs];
-        await Parallel.ForAsync(0, Jobs, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) => ids[i] = await SubmitOneAsync(http, body));
+        await Parallel.ForAsync(0, Jobs, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) => ids[i] = await http.SubmitJobAsync(body));
         return ids;
-    }
-
-    /// <summary>POST /api/jobs, which must answer 201; returns the new job's id.</summary>
-    internal static async Task<string> SubmitOneAsync(HttpClient http, string body)
-    {
-        using var response = await http.PostJsonAsync("/api/jobs", body);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
     }
 
     private Task WaitForEffectsAsync(int effects) =>

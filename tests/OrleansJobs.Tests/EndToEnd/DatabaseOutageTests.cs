@@ -35,13 +35,13 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
         var computing = new List<string>();
         for (var i = 0; i < 4; i++)
         {
-            recorded.Add(await ChaosTests.SubmitOneAsync(http,
+            recorded.Add(await http.SubmitJobAsync(
                 $$$"""{"type": "synthetic", "parameters": {"items": {{{Items}}}, "itemMs": 50}, "checkpoint": {"everyItems": 20}}"""));
         }
 
         for (var i = 0; i < 2; i++)
         {
-            computing.Add(await ChaosTests.SubmitOneAsync(http,
+            computing.Add(await http.SubmitJobAsync(
                 $$$"""{"type": "synthetic", "parameters": {"items": {{{Items}}}, "itemMs": 50, "record": false}, "checkpoint": {"everyItems": 20}}"""));
         }
 

@@ -123,7 +123,7 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
         var ids = new List<string>();
         for (var i = 0; i < 6; i++)
         {
-            ids.Add(await ChaosTests.SubmitOneAsync(http, """{"type": "ext-recovery", "parameters": {"frames": 10}}"""));
+            ids.Add(await http.SubmitJobAsync("""{"type": "ext-recovery", "parameters": {"frames": 10}}"""));
         }
 
         var leases = new Dictionary<string, string>();
@@ -186,7 +186,7 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
         var ids = new List<string>();
         for (var i = 0; i < count; i++)
         {
-            ids.Add(await ChaosTests.SubmitOneAsync(http, body));
+            ids.Add(await http.SubmitJobAsync(body));
         }
 
         return ids;

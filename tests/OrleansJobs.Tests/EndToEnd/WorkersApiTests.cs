@@ -325,12 +325,8 @@ public sealed class WorkersApiTests(WorkersApiFixture fixture) : IClassFixture<W
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
-    private async Task<string> SubmitAsync(string type, string parameters, int priority = 0)
-    {
-        using var response = await PostAsync("/api/jobs", $$"""{"type": "{{type}}", "parameters": {{parameters}}, "priority": {{priority}}}""");
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
+    private Task<string> SubmitAsync(string type, string parameters, int priority = 0) =>
+        Http.SubmitJobAsync($$"""{"type": "{{type}}", "parameters": {{parameters}}, "priority": {{priority}}}""");
 
     private async Task<JsonElement> ClaimAsync(string worker, string type, double leaseSeconds)
     {
