@@ -5,7 +5,8 @@ using OrleansJobs.Tests.TestGrains;
 namespace OrleansJobs.Tests.Cluster;
 
 /// <summary>
-/// A two-silo cluster of its own for <see cref="SiloFailoverTests"/>. Stopping and replacing a
+/// A two-silo cluster of its own for tests that disturb a cluster: <see cref="SiloFailoverTests"/>
+/// and the admission test that locks the job state. Stopping and replacing a
 /// silo leaves work behind for a while (directory and reminder ranges move, jobs hand over),
 /// which must not reach the job tests on the shared cluster.
 /// </summary>
