@@ -41,8 +41,7 @@ public sealed class AdmissionHolderCheckTests(AdoNetClusterFixture fixture)
 
         // The first check (5 s after activation) asks the holders and waits for them, up to 5 s each.
         await Wait.UntilAsync("the holder check to wait for its holders", async () =>
-            await fixture.Database.ScalarAsync<long>(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%grain_state%'") > 0,
+            await StateReadsWaitingAsync() > 0,
             TimeSpan.FromSeconds(30));
 
         // Meanwhile the type's requests are answered at once: a submit's slot request and a release.
@@ -51,13 +50,16 @@ public sealed class AdmissionHolderCheckTests(AdoNetClusterFixture fixture)
         await admission.ReleaseAsync($"{type}-new");
         var stats = await admission.GetStatsAsync();
         var took = clock.Elapsed;
-        var stillWaiting = await fixture.Database.ScalarAsync<long>(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%grain_state%'");
+        var stillWaiting = await StateReadsWaitingAsync();
 
         await transaction.RollbackAsync();
         Assert.True(ticket.Granted);
         Assert.Equal(5, stats.Running); // unanswered holders keep their slots until they answer
-        Assert.True(stillWaiting > 0, "the check had stopped waiting before the requests were made; nothing was shown");
+        Assert.True(stillWaiting > 0, "the holders' state reads had ended before the requests were made; the test showed nothing");
         Assert.True(took < TimeSpan.FromSeconds(2), $"three admission calls took {took.TotalMilliseconds:0} ms while the check waited");
     }
+
+    /// <summary>Statements of this test's database that wait for the lock on the job state.</summary>
+    private Task<long> StateReadsWaitingAsync() => fixture.Database.ScalarAsync<long>(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%grain_state%'");
 }
