@@ -177,6 +177,11 @@ public static class WorkersApi
                 detail: $"Job {id}: {result.Detail}. Nothing was changed; stop working on this job.",
                 statusCode: StatusCodes.Status409Conflict,
                 extensions: new Dictionary<string, object?> { ["jobId"] = id, ["jobStatus"] = result.Status?.ToString() }),
+            WorkerReportOutcome.NotLeased => TypedResults.Problem(
+                title: "Not run by a worker",
+                detail: $"Job {id}: {result.Detail}. Nothing was changed.",
+                statusCode: StatusCodes.Status409Conflict,
+                extensions: new Dictionary<string, object?> { ["jobId"] = id, ["jobStatus"] = result.Status?.ToString() }),
             _ => TypedResults.Ok(new WorkerReportResponse(result.Status!.Value, result.LeaseExpiresAt)),
         };
     }

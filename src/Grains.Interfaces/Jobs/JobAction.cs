@@ -58,7 +58,7 @@ public static class JobActions
             {
                 // Nothing runs yet (or any more): the job can be Cancelled at once.
                 JobStatus.Queued or JobStatus.Paused => JobActionOutcome.MoveTo(JobStatus.Cancelled),
-                JobStatus.Running => JobActionOutcome.MoveTo(JobStatus.Cancelling),
+                JobStatus.Running or JobStatus.Pausing => JobActionOutcome.MoveTo(JobStatus.Cancelling),
                 JobStatus.Cancelling or JobStatus.Cancelled => JobActionOutcome.Done(status),
                 _ => JobActionOutcome.Refuse(status),
             },
@@ -70,14 +70,17 @@ public static class JobActions
             },
             JobAction.Pause => status switch
             {
-                JobStatus.Queued or JobStatus.Running => JobActionOutcome.MoveTo(JobStatus.Paused),
-                JobStatus.Paused => JobActionOutcome.Done(status),
+                JobStatus.Queued => JobActionOutcome.MoveTo(JobStatus.Paused),
+                // The run finishes its item first; until then the job is Pausing.
+                JobStatus.Running => JobActionOutcome.MoveTo(JobStatus.Pausing),
+                JobStatus.Paused or JobStatus.Pausing => JobActionOutcome.Done(status),
                 _ => JobActionOutcome.Refuse(status),
             },
             JobAction.Resume => status switch
             {
                 // Through Queued: admission decides when it runs again.
-                JobStatus.Paused => JobActionOutcome.MoveTo(JobStatus.Queued),
+                // Pausing: it runs again once the run has stopped at its item boundary.
+                JobStatus.Paused or JobStatus.Pausing => JobActionOutcome.MoveTo(JobStatus.Queued),
                 JobStatus.Queued or JobStatus.Running => JobActionOutcome.Done(status),
                 _ => JobActionOutcome.Refuse(status),
             },

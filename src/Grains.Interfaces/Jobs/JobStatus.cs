@@ -31,4 +31,7 @@ public enum JobStatus
 
     /// <summary>Stopped at once by request; anything its abandoned run writes later is refused.</summary>
     Killed = 7,
+
+    /// <summary>Pause requested: the current item finishes and the checkpoint is saved, then Paused.</summary>
+    Pausing = 8,
 }

@@ -12,7 +12,10 @@ public static class JobTransitions
         // Starts when admitted; can be held, cancelled or failed before it ever runs.
         [JobStatus.Queued] = [JobStatus.Running, JobStatus.Paused, JobStatus.Cancelled, JobStatus.Failed, JobStatus.Killed],
         // Back to Queued: a retry after backoff, or a hand-off to another silo.
-        [JobStatus.Running] = [JobStatus.Queued, JobStatus.Paused, JobStatus.Cancelling, JobStatus.Completed, JobStatus.Failed, JobStatus.Killed],
+        // Paused directly: a worker's lease ends at once, or the watchdog gives up.
+        [JobStatus.Running] = [JobStatus.Queued, JobStatus.Pausing, JobStatus.Paused, JobStatus.Cancelling, JobStatus.Completed, JobStatus.Failed, JobStatus.Killed],
+        // Back to Queued: resumed before the run stopped; it runs again once it has.
+        [JobStatus.Pausing] = [JobStatus.Paused, JobStatus.Queued, JobStatus.Cancelling, JobStatus.Failed, JobStatus.Killed],
         // Resume goes through Queued (a slot may not be free) or straight to Running.
         [JobStatus.Paused] = [JobStatus.Queued, JobStatus.Running, JobStatus.Cancelled, JobStatus.Failed, JobStatus.Killed],
         [JobStatus.Cancelling] = [JobStatus.Cancelled, JobStatus.Failed, JobStatus.Killed],

@@ -64,6 +64,9 @@ public enum WorkerReportOutcome
 
     /// <summary>No job has this id.</summary>
     NotFound = 2,
+
+    /// <summary>No worker runs this job (it is not leased, or its type runs in the silos): nothing changed.</summary>
+    NotLeased = 3,
 }
 
 /// <summary>The answer to a report: the outcome, why (when refused), the job's status and the lease's new end.</summary>

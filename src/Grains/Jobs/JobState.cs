@@ -89,12 +89,15 @@ public sealed class JobState : IWatchedState
     /// <summary>External types: the lease's end as of the last write (heartbeats extend it in memory only).</summary>
     public DateTimeOffset? LeaseExpiresAt { get; set; }
 
+    /// <summary>Resources the job holds (<c>kind:id</c>, see <c>ResourceKey</c>), in acquisition order.</summary>
+    public List<string> Held { get; set; } = [];
+
     /// <summary>Silo of the activation that last wrote this state.</summary>
     public string? ActiveSilo { get; set; }
 
     /// <summary>A job that runs or waits must be picked up if <see cref="ActiveSilo"/> dies; a paused or finished one need not.</summary>
     [JsonIgnore]
-    public string? WatchedBy => Exists && Status is JobStatus.Queued or JobStatus.Running or JobStatus.Cancelling ? ActiveSilo : null;
+    public string? WatchedBy => Exists && Status is JobStatus.Queued or JobStatus.Running or JobStatus.Cancelling or JobStatus.Pausing ? ActiveSilo : null;
 
     /// <summary>Incremented by every write; the index row carries it so older rows never win.</summary>
     public long Version { get; set; }

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using OrleansJobs.Jobs;
 using OrleansJobs.Jobs.Watchdog;
 
 namespace OrleansJobs.Recovery;
@@ -38,7 +37,7 @@ public sealed partial class RecoverySweep(
     private const string StaleIndexSql = """
         SELECT j.job_id FROM job_index j
         JOIN grain_state g ON g.grain_id = 'job/' || j.job_id AND g.state_name = @state_name
-        WHERE j.status IN ('Queued', 'Running', 'Cancelling', 'Paused')
+        WHERE j.status IN ('Queued', 'Running', 'Cancelling', 'Pausing', 'Paused')
           AND g.modified_on < now() - @settle
           AND (convert_from(g.payload, 'UTF8')::jsonb ->> 'Version')::bigint > j.state_version
         """;
@@ -101,7 +100,7 @@ public sealed partial class RecoverySweep(
             {
                 try
                 {
-                    if (await grains.GetGrain<IJobRun>(candidate.JobId).WakeAsync(reason).WaitAsync(WakeTimeout, token))
+                    if (await grains.GetGrain<IRecoverableJob>(candidate.JobId).WakeAsync(reason).WaitAsync(WakeTimeout, token))
                     {
                         Interlocked.Increment(ref recovered);
                     }

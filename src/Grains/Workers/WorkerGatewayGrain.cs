@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using OrleansJobs.Jobs;
 using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Jobs.Resources;
 
 namespace OrleansJobs.Workers;
 
@@ -32,7 +33,7 @@ public sealed partial class WorkerGatewayGrain(JobHandlerRegistry registry, ILog
 
         foreach (var registration in registrations)
         {
-            var admission = GrainFactory.GetGrain<IJobAdmissionGrain>(registration.Name);
+            var admission = GrainFactory.GetGrain<IRunSlotsGrain>(registration.Name);
             for (var i = 0; i < TriesPerType; i++)
             {
                 var jobId = await admission.ClaimNextAsync();

@@ -26,7 +26,9 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
         await WaitForAsync(id, j => j.GetProperty("progress").GetProperty("processed").GetInt64() >= 5);
         using var pause = await PostJsonAsync($"/api/jobs/{id}/pause", """{"reason": "maintenance window"}""");
         Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
-        Assert.Equal("Paused", (await pause.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        // The item in flight finishes first: Pausing until the run has stopped and its checkpoint is saved.
+        Assert.Equal("Pausing", (await pause.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        await WaitForAsync(id, j => j.GetProperty("status").GetString() == "Paused");
         using var resume = await PostJsonAsync($"/api/jobs/{id}/resume", "");
         Assert.Equal(HttpStatusCode.OK, resume.StatusCode);
 
@@ -42,7 +44,7 @@ public sealed class JobsApiTests(JobsApiFixture fixture) : IClassFixture<JobsApi
             j => j.EnumerateArray().Any(e => e.GetProperty("to").GetString() == "Completed"));
         var transitions = journal.EnumerateArray().Where(e => e.GetProperty("type").GetString() == "state_change")
             .Select(e => $"{e.GetProperty("from").GetString()}>{e.GetProperty("to").GetString()}").ToList();
-        Assert.Equal(["Queued>Running", "Running>Paused", "Paused>Queued", "Queued>Running", "Running>Completed"], transitions);
+        Assert.Equal(["Queued>Running", "Running>Pausing", "Pausing>Paused", "Paused>Queued", "Queued>Running", "Running>Completed"], transitions);
         Assert.Contains(journal.EnumerateArray(), e => e.GetProperty("reason").GetString() == "maintenance window");
         var lines = await Http.GetStringAsync(new Uri($"/api/jobs/{id}/journal?format=jsonl", UriKind.Relative));
         Assert.Equal(journal.GetArrayLength(), lines.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);

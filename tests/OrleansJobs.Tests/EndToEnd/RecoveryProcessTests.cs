@@ -114,6 +114,35 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
     }
 
     [Fact]
+    public async Task StoppedOnlySilo_ItsJobsCheckpointAndWait_LoggedPlainly_ThenContinueOnTheNextStart()
+    {
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var only = cluster.StartSilo(extra: new Dictionary<string, string> { ["Logging__LogLevel__OrleansJobs.Jobs"] = "Information" });
+        using var http = await StartApiAsync(cluster, 1);
+        var jobs = await SubmitAsync(http, 4);
+        await WaitAllRunningAsync(http, jobs);
+        await only.Process.TerminateAsync(TimeSpan.FromSeconds(60));
+
+        // No survivor to hand over to: the jobs stop at a checkpoint and wait, which is not an error.
+        Assert.Equal(0, only.Process.ExitCode);
+        var log = only.Process.Output();
+        Assert.DoesNotContain("fail:", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", log, StringComparison.Ordinal);
+        Assert.Equal(jobs.Count, log.Split('\n').Count(l => l.Contains("stopped at its checkpoint (", StringComparison.Ordinal) && l.Contains("silo shutting down", StringComparison.Ordinal)));
+
+        var next = cluster.StartSilo();
+        await cluster.WaitForActiveAsync(next);
+        await WaitAllAsync(http, jobs, j => j.GetProperty("status").GetString() == "Completed", TimeSpan.FromSeconds(90));
+        foreach (var id in jobs)
+        {
+            Assert.Equal(Items, await EffectsAsync(id));
+            Assert.Equal(0, await RedoneAsync(id));
+            var journal = await JournalAsync(http, id);
+            Assert.Single(journal, e => e.GetProperty("type").GetString() == "handoff");
+        }
+    }
+
+    [Fact]
     public async Task KilledSilo_UnderAJobAWorkerHolds_KeepsTheLease_AndTheWorkerFinishes()
     {
         await using var cluster = new ProcessCluster(fixture.Database);

@@ -231,6 +231,28 @@ public sealed class WorkersApiTests(WorkersApiFixture fixture) : IClassFixture<W
     }
 
     [Fact]
+    public async Task AReportWithAForgedToken_OnAJobNoWorkerRuns_SaysSo_AndChangesNothing()
+    {
+        var id = await SubmitAsync("synthetic", """{"items": 200, "itemMs": 50}""");
+        var before = await GetAsync(id);
+
+        foreach (var (kind, body) in new[] { ("heartbeat", ""), ("complete", ""), ("fail", """, "error": "x" """) })
+        {
+            using var report = await PostAsync($"/api/jobs/{id}/{kind}", $$"""{"leaseToken": "1-forged"{{body}}}""");
+            Assert.Equal(HttpStatusCode.Conflict, report.StatusCode);
+            var problem = await report.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("Not run by a worker", problem.GetProperty("title").GetString());
+            Assert.Contains("its type runs in the silos", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        var after = await GetAsync(id);
+        Assert.Equal("Running", after.GetProperty("status").GetString());
+        Assert.Equal(before.GetProperty("attempt").GetInt32(), after.GetProperty("attempt").GetInt32());
+        Assert.DoesNotContain(await JournalAsync(id), e => e.GetProperty("actor").GetString()!.StartsWith("worker:", StringComparison.Ordinal));
+        await CancelAsync(id);
+    }
+
+    [Fact]
     public async Task Claims_FollowPriorityThenArrival_WithinTheTypesLimit_AndAFailIsRetried()
     {
         var low1 = await SubmitAsync("ext-limit", "{}");

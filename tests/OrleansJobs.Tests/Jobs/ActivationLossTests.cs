@@ -1,5 +1,6 @@
 using Orleans.Core.Internal;
 using OrleansJobs.Jobs;
+using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Tests.Infrastructure;
 
 namespace OrleansJobs.Tests.Jobs;
@@ -73,13 +74,13 @@ public sealed class ActivationLossTests(AdoNetClusterFixture fixture)
         await WaitForIndexStatusAsync(holderId, "Running", TimeSpan.FromSeconds(10));
         await WaitForIndexStatusAsync(waiterId, "Queued", TimeSpan.FromSeconds(10));
 
-        var admission = Grains.GetGrain<IJobAdmissionGrain>(Type);
+        var admission = Grains.GetGrain<IRunSlotsGrain>(Type);
         await admission.Cast<IGrainManagementExtension>().DeactivateOnIdle();
         // The waiting job loses its activation too: nothing in memory anywhere remembers it.
         await Grains.GetGrain<IJobGrain>(waiterId).Cast<IGrainManagementExtension>().DeactivateOnIdle();
 
         // The new activation knows the running job (the limit holds) and the waiting one.
-        var stats = await Wait.ForAsync("the admission to be active again", () => admission.GetStatsAsync(), s => s.Running == 1, TimeSpan.FromSeconds(10));
+        var stats = await Wait.ForAsync("the admission to be active again", () => admission.GetStatsAsync(), s => s.Held == 1, TimeSpan.FromSeconds(10));
         Assert.Equal(1, stats.Limit);
         Assert.Equal(1, stats.Position);
         Assert.Equal("Queued", await IndexStatusAsync(waiterId));
@@ -89,7 +90,7 @@ public sealed class ActivationLossTests(AdoNetClusterFixture fixture)
         await WaitForIndexStatusAsync(waiterId, "Completed", TimeSpan.FromSeconds(10));
         Assert.Equal(3, await EffectsAsync(waiterId));
         // The slot is given back after the completed state is stored (the index can show it first).
-        await Wait.ForAsync("the slot to be free", () => admission.GetStatsAsync(), s => s.Running == 0);
+        await Wait.ForAsync("the slot to be free", () => admission.GetStatsAsync(), s => s.Held == 0);
     }
 
     private static string NewId() => $"a{Guid.NewGuid():N}";

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
-using OrleansJobs.Jobs;
+using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Tests.Cluster;
 using OrleansJobs.Tests.Infrastructure;
 
@@ -36,8 +36,8 @@ public sealed class AdmissionHolderCheckTests(AdoNetClusterFixture fixture)
             await lockState.ExecuteNonQueryAsync();
         }
 
-        var admission = fixture.Cluster.Client.GetGrain<IJobAdmissionGrain>(type);
-        Assert.Equal(5, (await admission.GetStatsAsync()).Running);
+        var admission = fixture.Cluster.Client.GetGrain<IRunSlotsGrain>(type);
+        Assert.Equal(5, (await admission.GetStatsAsync()).Held);
 
         // The first check (5 s after activation) asks the holders and waits for them, up to 5 s each.
         await Wait.UntilAsync("the holder check to wait for its holders", async () =>
@@ -54,7 +54,7 @@ public sealed class AdmissionHolderCheckTests(AdoNetClusterFixture fixture)
 
         await transaction.RollbackAsync();
         Assert.True(ticket.Granted);
-        Assert.Equal(5, stats.Running); // unanswered holders keep their slots until they answer
+        Assert.Equal(5, stats.Held); // unanswered holders keep their slots until they answer
         Assert.True(stillWaiting > 0, "the holders' state reads had ended before the requests were made; the test showed nothing");
         Assert.True(took < TimeSpan.FromSeconds(2), $"three admission calls took {took.TotalMilliseconds:0} ms while the check waited");
     }

@@ -1,4 +1,5 @@
 using OrleansJobs.Jobs;
+using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Tests.Infrastructure;
 
 namespace OrleansJobs.Tests.Jobs;
@@ -89,7 +90,7 @@ public sealed class JobAdmissionTests(AdoNetClusterFixture fixture)
         }
 
         // The last job reads Completed while its state is stored; its slot is given back after that.
-        var stats = await Wait.ForAsync("every slot to be free", () => client.GetGrain<IJobAdmissionGrain>(Type).GetStatsAsync(), s => s.Running == 0);
+        var stats = await Wait.ForAsync("every slot to be free", () => client.GetGrain<IRunSlotsGrain>(Type).GetStatsAsync(), s => s.Held == 0);
         Assert.Equal(0, stats.Position);
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OrleansJobs.Jobs;
+using OrleansJobs.Jobs.Runs;
 using OrleansJobs.Tests.Infrastructure;
 
 namespace OrleansJobs.Tests.Jobs;
@@ -133,7 +134,7 @@ public sealed class JobGrainTests(AdoNetClusterFixture fixture)
         var effectsAtKill = await EffectsAsync(id);
         // The killed run (epoch 1) reports late: refused, and the stored checkpoint is untouched.
         var before = (await grain.GetAsync())!;
-        var run = fixture.Cluster.Client.GetGrain<IJobRun>(id);
+        var run = fixture.Cluster.Client.GetGrain<IJobRunReports>(id);
         Assert.False(await run.CheckpointAsync(1, new JobCheckpoint("199", 199, new Dictionary<string, long>()), JobProgress.None, []));
         var after = (await grain.GetAsync())!;
         Assert.Equal((before.Checkpoint.Cursor, before.Checkpoint.Processed), (after.Checkpoint.Cursor, after.Checkpoint.Processed));
@@ -152,10 +153,8 @@ public sealed class JobGrainTests(AdoNetClusterFixture fixture)
         await WaitForProcessedAsync(grain, 5);
 
         var pause = await grain.ControlAsync(Control(JobAction.Pause));
-        Assert.Equal(JobStatus.Paused, pause.Job!.Status);
-        await Wait.UntilAsync("the paused run to save its checkpoint", async () =>
-            (await JournalAsync(id)).Contains("checkpoint_saved:-"));
-        var paused = (await grain.GetAsync())!;
+        Assert.Equal(JobStatus.Pausing, pause.Job!.Status);
+        var paused = await WaitForStatusAsync(grain, JobStatus.Paused);
         Assert.Equal(await EffectsAsync(id), paused.Checkpoint.Processed);
 
         var resume = await grain.ControlAsync(Control(JobAction.Resume));
@@ -166,6 +165,30 @@ public sealed class JobGrainTests(AdoNetClusterFixture fixture)
         Assert.Equal(40, await EffectsAsync(id));
         Assert.Equal(0, await RedoneAsync(id));
         Assert.Equal(1, done.Attempt);
+    }
+
+    [Fact]
+    public async Task Pause_WhileAnItemRuns_IsPausingUntilTheItemEnds_ThenPausedAndStill()
+    {
+        var (id, grain) = NewJob();
+        await grain.SubmitAsync(Synthetic("""{"items": 40, "itemMs": 400}"""));
+        await WaitForProcessedAsync(grain, 1);
+
+        var pause = await grain.ControlAsync(Control(JobAction.Pause));
+
+        // The item in flight still runs: the job says so instead of claiming to be paused.
+        Assert.Equal(JobStatus.Pausing, pause.Job!.Status);
+        Assert.Equal(JobActionKind.AlreadyDone, (await grain.ControlAsync(Control(JobAction.Pause))).Kind);
+        var paused = await WaitForStatusAsync(grain, JobStatus.Paused);
+        Assert.Equal(await EffectsAsync(id), paused.Checkpoint.Processed);
+        Assert.Contains("checkpoint_saved:-", await JournalAsync(id));
+        // Once Paused, nothing moves: a read after more than one item's time (an observation window, not a
+        // wait for a condition) shows the same checkpoint, version and effects.
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        var later = (await grain.GetAsync())!;
+        Assert.Equal(paused.Version, later.Version);
+        Assert.Equal(paused.Checkpoint.Cursor, later.Checkpoint.Cursor);
+        Assert.Equal(paused.Checkpoint.Processed, await EffectsAsync(id));
     }
 
     [Fact]

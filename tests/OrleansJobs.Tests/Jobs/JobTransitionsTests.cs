@@ -9,29 +9,30 @@ namespace OrleansJobs.Tests.Jobs;
 public sealed class JobTransitionsTests
 {
     // Rows: from; columns: to, in JobStatus order
-    // (Queued, Running, Paused, Cancelling, Cancelled, Completed, Failed, Killed).
+    // (Queued, Running, Paused, Cancelling, Cancelled, Completed, Failed, Killed, Pausing).
     private static readonly Dictionary<JobStatus, string> ExpectedTransitions = new()
     {
-        [JobStatus.Queued] = "-RP-C-FK",
-        [JobStatus.Running] = "Q-PC-CFK",
-        [JobStatus.Paused] = "QR--C-FK",
-        [JobStatus.Cancelling] = "----C-FK",
-        [JobStatus.Cancelled] = "Q-------",
-        [JobStatus.Completed] = "Q-------",
-        [JobStatus.Failed] = "Q-------",
-        [JobStatus.Killed] = "Q-------",
+        [JobStatus.Queued] = "-RP-C-FK-",
+        [JobStatus.Running] = "Q-PC-CFKP",
+        [JobStatus.Paused] = "QR--C-FK-",
+        [JobStatus.Cancelling] = "----C-FK-",
+        [JobStatus.Cancelled] = "Q--------",
+        [JobStatus.Completed] = "Q--------",
+        [JobStatus.Failed] = "Q--------",
+        [JobStatus.Killed] = "Q--------",
+        [JobStatus.Pausing] = "Q-PC--FK-",
     };
 
     // For each action, per status in JobStatus order: the target status (T:x), already done (=) or conflict (!).
     private static readonly Dictionary<JobAction, string[]> ExpectedActions = new()
     {
-        //                        Queued        Running          Paused         Cancelling  Cancelled  Completed  Failed     Killed
-        [JobAction.Cancel] = ["T:Cancelled", "T:Cancelling", "T:Cancelled", "=", "=", "!", "!", "!"],
-        [JobAction.Kill] = ["T:Killed", "T:Killed", "T:Killed", "T:Killed", "!", "!", "!", "="],
-        [JobAction.Pause] = ["T:Paused", "T:Paused", "=", "!", "!", "!", "!", "!"],
-        [JobAction.Resume] = ["=", "=", "T:Queued", "!", "!", "!", "!", "!"],
-        [JobAction.Restart] = ["!", "!", "T:Queued", "!", "T:Queued", "T:Queued", "T:Queued", "T:Queued"],
-        [JobAction.ForceFail] = ["T:Failed", "T:Failed", "T:Failed", "T:Failed", "!", "!", "=", "!"],
+        //                        Queued        Running          Paused         Cancelling  Cancelled  Completed  Failed     Killed     Pausing
+        [JobAction.Cancel] = ["T:Cancelled", "T:Cancelling", "T:Cancelled", "=", "=", "!", "!", "!", "T:Cancelling"],
+        [JobAction.Kill] = ["T:Killed", "T:Killed", "T:Killed", "T:Killed", "!", "!", "!", "=", "T:Killed"],
+        [JobAction.Pause] = ["T:Paused", "T:Pausing", "=", "!", "!", "!", "!", "!", "="],
+        [JobAction.Resume] = ["=", "=", "T:Queued", "!", "!", "!", "!", "!", "T:Queued"],
+        [JobAction.Restart] = ["!", "!", "T:Queued", "!", "T:Queued", "T:Queued", "T:Queued", "T:Queued", "!"],
+        [JobAction.ForceFail] = ["T:Failed", "T:Failed", "T:Failed", "T:Failed", "!", "!", "=", "!", "T:Failed"],
     };
 
     public static TheoryData<JobStatus, JobStatus> AllPairs()
@@ -116,6 +117,7 @@ public sealed class JobTransitionsTests
     [InlineData(JobStatus.Completed, true)]
     [InlineData(JobStatus.Failed, true)]
     [InlineData(JobStatus.Killed, true)]
+    [InlineData(JobStatus.Pausing, false)]
     public void IsTerminal_IsTrueExactlyForTheFourEndStates(JobStatus status, bool terminal)
     {
         Assert.Equal(terminal, JobTransitions.IsTerminal(status));
@@ -127,9 +129,9 @@ public sealed class JobTransitionsTests
     {
         // Stored in grain state and the journal: renumbering would corrupt existing jobs.
         int[] numbers = [.. Enum.GetValues<JobStatus>().Select(s => (int)s)];
-        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7], numbers);
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7, 8], numbers);
         Assert.Equal(
-            ["Queued", "Running", "Paused", "Cancelling", "Cancelled", "Completed", "Failed", "Killed"],
+            ["Queued", "Running", "Paused", "Cancelling", "Cancelled", "Completed", "Failed", "Killed", "Pausing"],
             Enum.GetNames<JobStatus>());
     }
 }

@@ -1,4 +1,5 @@
 using OrleansJobs.Jobs;
+using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Tests.Infrastructure;
 
 namespace OrleansJobs.Tests.Jobs;
@@ -36,8 +37,8 @@ public sealed class WatchdogTests(AdoNetClusterFixture fixture)
         // Paused: nothing left to watch, the slot is free.
         await Wait.UntilAsync($"the watchdog reminder of {id} to be removed", async () => await RemindersAsync(id) == 0);
         // The slot is given back after the paused state is stored: ask until it has been.
-        await Wait.ForAsync("the type's slot to be free", () => fixture.Cluster.Client.GetGrain<IJobAdmissionGrain>(AdoNetClusterFixture.WatchedType).GetStatsAsync(),
-            s => s.Running == 0);
+        await Wait.ForAsync("the type's slot to be free", () => fixture.Cluster.Client.GetGrain<IRunSlotsGrain>(AdoNetClusterFixture.WatchedType).GetStatsAsync(),
+            s => s.Held == 0);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using OrleansJobs.Jobs.Handlers;
 
-namespace OrleansJobs.Jobs;
+namespace OrleansJobs.Jobs.Runs;
 
 /// <summary>
 /// The context of one run, used from the handler's thread. Progress and messages live here
@@ -13,7 +13,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _handlerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly IJobRun _grain;
+    private readonly TaskCompletionSource _atItemBoundary = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly IJobRunReports _grain;
     private readonly CheckpointPolicy _policy;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
@@ -29,7 +30,7 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public JobRunContext(
         string jobId, int attempt, long epoch, JsonElement parameters, JobCheckpoint checkpoint, JobProgress progress,
-        IEnumerable<JobMessage> messages, CheckpointPolicy policy, IJobRun grain, TimeProvider time)
+        IEnumerable<JobMessage> messages, CheckpointPolicy policy, IJobRunReports grain, TimeProvider time)
     {
         JobId = jobId;
         Attempt = attempt;
@@ -75,20 +76,45 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     /// <summary>Completes when the handler has returned or thrown (before the run reports its end to the grain).</summary>
     public Task HandlerEnded => _handlerEnded.Task;
 
-    public void MarkHandlerEnded() => _handlerEnded.TrySetResult();
+    /// <summary>
+    /// Completes once the run, asked to hand over, stands at an item boundary: its handler has ended,
+    /// or it waits for the grain to store a checkpoint (which a deactivating grain cannot do; it
+    /// takes the checkpoint from <see cref="Current"/> itself).
+    /// </summary>
+    public Task AtItemBoundary => _atItemBoundary.Task;
+
+    /// <summary>The grain took over the run's end itself (a hand-over): the run must not report it.</summary>
+    public bool HandedOver
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _handingOver;
+            }
+        }
+    }
+
+    public void MarkHandlerEnded()
+    {
+        _handlerEnded.TrySetResult();
+        _atItemBoundary.TrySetResult();
+    }
 
     public void RequestStop() => Cancel(_stop);
 
-    /// <summary>
-    /// The grain is going away (silo shutdown) and takes the checkpoint from <see cref="Current"/>
-    /// itself: from now on the run must not call it (the call would wait for the deactivation).
-    /// </summary>
-    /// <summary>The run is waiting for the grain to store a checkpoint: it is at an item boundary.</summary>
-    public bool Checkpointing => Volatile.Read(ref _checkpointing);
-
+    /// <summary>The grain is going away: from now on the run must not call it (the call would wait for the deactivation).</summary>
     public void HandOver()
     {
-        Volatile.Write(ref _handingOver, true);
+        lock (_lock)
+        {
+            _handingOver = true;
+            if (_checkpointing)
+            {
+                _atItemBoundary.TrySetResult();
+            }
+        }
+
         Cancel(_stop);
     }
 
@@ -112,17 +138,17 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
             _itemsSinceCheckpoint++;
             if (_policy.IsDue(_itemsSinceCheckpoint, _time.GetElapsedTime(_lastCheckpointAt))
-                && (_failedCheckpoints == 0 || _time.GetTimestamp() >= _retryCheckpointAt))
+                && (_failedCheckpoints == 0 || _time.GetTimestamp() >= _retryCheckpointAt) && !_handingOver)
             {
+                _checkpointing = true;
                 due = new JobCheckpoint(_cursor, processed, new Dictionary<string, long>(_counters));
                 _itemsSinceCheckpoint = 0;
                 _lastCheckpointAt = _time.GetTimestamp();
             }
         }
 
-        if (due is not null && !Volatile.Read(ref _handingOver))
+        if (due is not null)
         {
-            Volatile.Write(ref _checkpointing, true);
             bool stored;
             try
             {
@@ -146,7 +172,10 @@ internal sealed class JobRunContext : IJobContext, IDisposable
             }
             finally
             {
-                Volatile.Write(ref _checkpointing, false);
+                lock (_lock)
+                {
+                    _checkpointing = false;
+                }
             }
 
             if (!stored)

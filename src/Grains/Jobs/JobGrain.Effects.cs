@@ -1,0 +1,167 @@
+using OrleansJobs.Jobs.Lifecycle;
+using OrleansJobs.Jobs.Resources;
+using OrleansJobs.Jobs.Runs;
+
+namespace OrleansJobs.Jobs;
+
+/// <summary>Carrying out the lifecycle's decisions.</summary>
+public sealed partial class JobGrain
+{
+    /// <summary>
+    /// Asks for and gives back resources in the order decided (each answer goes back to the lifecycle
+    /// and may decide more), stores the state once if anything changed, then starts or stops runs and
+    /// sets timers. A failed write throws: the caller learns the change is not durable (the writer
+    /// keeps trying to store it).
+    /// </summary>
+    private async Task ApplyAsync(JobDecision decision)
+    {
+        var save = decision.Save;
+        var pending = new Queue<JobEffect>(decision.Effects);
+        var afterSave = new List<JobEffect>();
+        while (pending.TryDequeue(out var effect))
+        {
+            switch (effect)
+            {
+                case AcquireResource acquire:
+                    var ticket = await Resource(acquire.Key).RequestAsync(JobId, state.State.Priority, time.GetUtcNow());
+                    var answered = _life.ResourceAnswered(acquire.Key, ticket);
+                    save |= answered.Save;
+                    foreach (var next in answered.Effects)
+                    {
+                        pending.Enqueue(next);
+                    }
+
+                    break;
+                case ReleaseResource release:
+                    await Resource(release.Key).ReleaseAsync(JobId);
+                    break;
+                case StopRun stop:
+                    // Before the write: a hard-stopped run is fenced out already, and must stop at once.
+                    _runs.Stop(stop.Hard);
+                    break;
+                default:
+                    afterSave.Add(effect);
+                    break;
+            }
+        }
+
+        if (save)
+        {
+            await _writer.SaveAsync();
+        }
+
+        foreach (var effect in afterSave)
+        {
+            Carry(effect);
+        }
+
+        if (save && !_deactivating)
+        {
+            await AfterSaveAsync();
+        }
+    }
+
+    private void Carry(JobEffect effect)
+    {
+        switch (effect)
+        {
+            case StartRun start when !_deactivating:
+                _runs.Launch(state.State, start.Epoch, this.AsReference<IJobRunReports>());
+                // Checkpoints and the end of the run are calls, which count as activity, but an item may
+                // take longer than the idle collection age: keep the activation while its run lives.
+                DelayDeactivation(TimeSpan.FromDays(365));
+                break;
+            case ScheduleWake wake:
+                ScheduleWake(wake.At);
+                break;
+            case CancelWake:
+                DropWake();
+                break;
+            case WatchLease lease:
+                WatchLease(lease.At);
+                break;
+            case ForgetLease:
+                _leaseTimer?.Dispose();
+                _leaseTimer = null;
+                break;
+        }
+    }
+
+    private async Task AfterSaveAsync()
+    {
+        if (_runs.Current is null && _wakeTimer is null)
+        {
+            DelayDeactivation(TimeSpan.Zero); // no run or wake-up to keep it for any more
+        }
+
+        await _watchdog.SyncAsync(_deactivating);
+        if (JobTransitions.IsTerminal(state.State.Status) && _runs.Current is null)
+        {
+            // A finished job is read rarely: free its memory now instead of after the idle collection age
+            // (at thousands of jobs per second that would be millions of activations). A read activates it again.
+            DeactivateOnIdle();
+        }
+    }
+
+    private IResourceGrain Resource(ResourceKey key) => key.Kind switch
+    {
+        ResourceKey.RunSlotKind => GrainFactory.GetGrain<IRunSlotsGrain>(key.Id),
+        _ => throw new InvalidOperationException($"job {JobId}: unknown resource kind '{key.Kind}'"),
+    };
+
+    private async Task ReleaseQuietlyAsync(ResourceKey key)
+    {
+        try
+        {
+            await Resource(key).ReleaseAsync(JobId);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The resource's holder check frees what a job no longer claims.
+        }
+    }
+
+    private void ScheduleWake(DateTimeOffset at)
+    {
+        DropWake();
+        var due = at - time.GetUtcNow();
+        // The timer lives in this activation: keep it until then (idle collection would drop it).
+        DelayDeactivation(due > TimeSpan.Zero ? due + TimeSpan.FromMinutes(1) : TimeSpan.FromMinutes(1));
+        _wakeTimer = this.RegisterGrainTimer(_ => WakeDueAsync(), new GrainTimerCreationOptions
+        {
+            DueTime = due < TimeSpan.Zero ? TimeSpan.Zero : due,
+            Period = Timeout.InfiniteTimeSpan,
+            KeepAlive = true,
+        });
+    }
+
+    private Task WakeDueAsync()
+    {
+        DropWake();
+        return ApplyAsync(_life.WakeDue());
+    }
+
+    private void DropWake()
+    {
+        _wakeTimer?.Dispose();
+        _wakeTimer = null;
+    }
+
+    private void WatchLease(DateTimeOffset at)
+    {
+        _leaseTimer?.Dispose();
+        _leaseTimer = null;
+        if (_deactivating)
+        {
+            return;
+        }
+
+        var due = at - time.GetUtcNow();
+        _leaseTimer = this.RegisterGrainTimer(_ => ApplyAsync(_life.LeaseCheck()), new GrainTimerCreationOptions
+        {
+            DueTime = due > TimeSpan.Zero ? due : TimeSpan.Zero,
+            Period = Timeout.InfiniteTimeSpan,
+            KeepAlive = true,
+        });
+    }
+}

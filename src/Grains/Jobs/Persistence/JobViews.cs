@@ -1,0 +1,26 @@
+using OrleansJobs.Jobs.Projections;
+using OrleansJobs.Jobs.Runs;
+
+namespace OrleansJobs.Jobs.Persistence;
+
+/// <summary>The two views of a job's state: the snapshot the API shows and the job index row.</summary>
+internal static class JobViews
+{
+    /// <summary>The job as stored, with the live run's progress and messages.</summary>
+    public static JobSnapshot Snapshot(string jobId, JobState state, JobRunContext? run, DateTimeOffset? leaseExpiresAt) => new(
+        jobId, state.Type, state.Status, run?.Progress.Snapshot() ?? state.Progress, state.Attempt, state.MaxAttempts,
+        JobTransitions.IsTerminal(state.Status) ? null : state.OwnerSilo, state.CreatedAt, state.StartedAt, state.FinishedAt,
+        state.Error, state.QueuedReason, state.Checkpoint, run?.Messages ?? state.Messages, state.Attempts.ToList(),
+        state.Priority, state.IdempotencyKey, state.Recoveries, state.Version, state.ParametersJson,
+        state.Status == JobStatus.Queued ? state.RetryAt : null, state.LeaseWorker, leaseExpiresAt);
+
+    public static JobIndexRow IndexRow(string jobId, JobState state, JobRunContext? run)
+    {
+        var progress = run?.Progress.Snapshot() ?? state.Progress;
+        return new JobIndexRow(
+            jobId, state.Type, state.Status, state.Priority, null, null, progress.Fraction, progress.Processed, progress.Total,
+            JobTransitions.IsTerminal(state.Status) ? null : state.OwnerSilo, state.Attempt, state.Recoveries, state.QueuedReason,
+            state.Error, state.IdempotencyKey, state.CreatedAt, state.RetryAt, state.StartedAt, state.FinishedAt,
+            state.LastProgressAt, state.UpdatedAt, state.Version);
+    }
+}

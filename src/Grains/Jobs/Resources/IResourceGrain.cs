@@ -1,0 +1,22 @@
+namespace OrleansJobs.Jobs.Resources;
+
+/// <summary>
+/// The lease protocol every resource speaks (run slots of a type today; a library's lock and a
+/// device next). Requests are granted or queued by priority (higher first), then arrival; a
+/// queued job is granted later through <see cref="IResourceHolder.GrantedAsync"/>. Silo-side only.
+/// </summary>
+[Alias("OrleansJobs.IResourceGrain")]
+public interface IResourceGrain : IGrainWithStringKey
+{
+    /// <summary>Grants the resource now or queues the job. Idempotent: a holder is granted again, a waiter keeps its place.</summary>
+    [Alias("Request")]
+    Task<ResourceTicket> RequestAsync(string jobId, int priority, DateTimeOffset queuedAt);
+
+    /// <summary>Gives the job's hold back, or takes it out of the queue. Idempotent.</summary>
+    [Alias("Release")]
+    Task ReleaseAsync(string jobId);
+
+    /// <summary>Holders and waiters, for tests and operators: <see cref="ResourceTicket.Position"/> is the queue's length.</summary>
+    [Alias("Stats"), Orleans.Concurrency.ReadOnly]
+    Task<ResourceTicket> GetStatsAsync();
+}

@@ -1,0 +1,49 @@
+namespace OrleansJobs.Jobs.Resources;
+
+/// <summary>
+/// Something a job waits for and then holds: a run slot of its type today; a library's lock and
+/// a device next. A job acquires its resources one at a time in <see cref="AcquisitionOrder"/>,
+/// holding what it has while it waits for the next, so two jobs can never wait on each other.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("OrleansJobs.ResourceKey")]
+public readonly record struct ResourceKey([property: Id(0)] string Kind, [property: Id(1)] string Id)
+{
+    public const string RunSlotKind = "slot";
+
+    /// <summary>The kinds in the order every job acquires them.</summary>
+    public static IReadOnlyList<string> AcquisitionOrder { get; } = [RunSlotKind];
+
+    /// <summary>A run slot of job type <paramref name="type"/>.</summary>
+    public static ResourceKey RunSlot(string type) => new(RunSlotKind, type);
+
+    public override string ToString() => $"{Kind}:{Id}";
+
+    /// <summary>Reads what <see cref="ToString"/> wrote (the form kept in job state).</summary>
+    public static ResourceKey Parse(string text)
+    {
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        return colon > 0 ? new ResourceKey(text[..colon], text[(colon + 1)..]) : throw new FormatException($"'{text}' is not a resource key");
+    }
+}
+
+/// <summary>A resource's answer to a request: granted now, or queued at <see cref="Position"/> while <see cref="Held"/> of <see cref="Limit"/> are taken.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansJobs.ResourceTicket")]
+public sealed record ResourceTicket(
+    [property: Id(0)] bool Granted,
+    [property: Id(1)] int Held,
+    [property: Id(2)] int Limit,
+    [property: Id(3)] int Position);
+
+/// <summary>What a job says when its resource asks whether it still holds or awaits it.</summary>
+[GenerateSerializer, Alias("OrleansJobs.ResourceClaim")]
+public enum ResourceClaim
+{
+    /// <summary>Neither held nor awaited (finished, paused, unknown): the resource frees it.</summary>
+    None = 0,
+
+    /// <summary>Held: the job runs (or drains) under it.</summary>
+    Holds = 1,
+
+    /// <summary>Awaited: the job waits for it.</summary>
+    Waits = 2,
+}
