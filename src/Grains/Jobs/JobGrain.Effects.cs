@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using OrleansJobs.Jobs.Lifecycle;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Runs;
@@ -11,9 +12,10 @@ public sealed partial class JobGrain
     /// Asks for and gives back resources in the order decided (each answer goes back to the lifecycle
     /// and may decide more), stores the state once if anything changed, then starts or stops runs and
     /// sets timers. A failed write throws: the caller learns the change is not durable (the writer
-    /// keeps trying to store it).
+    /// keeps trying to store it); the rest of the decision is carried out all the same, unless
+    /// <paramref name="carryWhenNotStored"/> is false (a submit that is not stored creates nothing).
     /// </summary>
-    private async Task ApplyAsync(JobDecision decision)
+    private async Task ApplyAsync(JobDecision decision, bool carryWhenNotStored = true)
     {
         var save = decision.Save;
         var pending = new Queue<JobEffect>(decision.Effects);
@@ -45,14 +47,29 @@ public sealed partial class JobGrain
             }
         }
 
+        Exception? notStored = null;
         if (save)
         {
-            await _writer.SaveAsync();
+            try
+            {
+                await _writer.SaveAsync();
+            }
+            catch (Exception ex) when (ex is not (OutOfMemoryException or Orleans.Storage.InconsistentStateException))
+            {
+                // The database is away: the writer keeps trying to store the state. The decision stands
+                // (a run started goes on, its checkpoints retried), and the caller learns it is not durable yet.
+                notStored = ex;
+            }
         }
 
-        foreach (var effect in afterSave)
+        foreach (var effect in notStored is null || carryWhenNotStored ? afterSave : [])
         {
             Carry(effect);
+        }
+
+        if (notStored is not null)
+        {
+            ExceptionDispatchInfo.Throw(notStored);
         }
 
         if (save && !_deactivating)

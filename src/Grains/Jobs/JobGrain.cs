@@ -114,7 +114,7 @@ public sealed partial class JobGrain(
         {
             var outcome = string.Equals(state.State.RequestFingerprint, check.Fingerprint, StringComparison.Ordinal)
                 ? JobSubmitOutcome.Existing : JobSubmitOutcome.KeyConflict;
-            return new JobSubmitResult(outcome, _saved, []);
+            return new JobSubmitResult(outcome, Live(), []);
         }
 
         if (check.Errors.Count > 0 || check.Registration is not { } registration)
@@ -125,14 +125,13 @@ public sealed partial class JobGrain(
         try
         {
             // Accepted and started in one durable write: the hot path is one commit.
-            await ApplyAsync(_life.Submit(submission, registration.Options, check.ParametersJson, check.Fingerprint));
+            await ApplyAsync(_life.Submit(submission, registration.Options, check.ParametersJson, check.Fingerprint), carryWhenNotStored: false);
         }
         catch (Exception ex) when (ex is not (OutOfMemoryException or Orleans.Storage.InconsistentStateException))
         {
             // Not stored (the database is away): nothing was created. Forget it here too, so a retry of the
             // same request creates the job instead of finding one that exists only in memory.
             var held = state.State.Held.Select(ResourceKey.Parse).ToList();
-            _runs.Stop(hard: true);
             _writer.Discard();
             _life = NewLifecycle();
             foreach (var key in held)

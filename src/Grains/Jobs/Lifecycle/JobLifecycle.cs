@@ -99,7 +99,9 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
     {
         if (State.Held.Contains(key.ToString()))
         {
-            return JobDecision.None;
+            // Already held. A waiting job that holds all it needs (its activation was lost between
+            // a grant and its start) starts now; otherwise nothing changes.
+            return IsReadyToStart() ? Continue() : JobDecision.None;
         }
 
         if (_acquiring != key && !IsWaitingFor(key))
@@ -165,21 +167,23 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
             return JobDecision.None;
         }
 
-        // A waiting job needs no call: its resource still has it in its queue, or reads it back from the job index.
+        // A waiting job needs no call: its resource still has it in its queue, or reads it back from the job
+        // index. One that already holds what it has (the previous activation was lost mid-way) goes on acquiring.
+        var moved = State.ActiveSilo != silo;
+        _recovered = moved;
+        if (State.RetryAt is null && State.Held.Count > 0)
+        {
+            return Continue();
+        }
+
         var effects = new List<JobEffect>();
         if (State.RetryAt is { } retryAt)
         {
             effects.Add(new ScheduleWake(retryAt));
         }
 
-        if (State.ActiveSilo == silo)
-        {
-            return JobDecision.Unsaved(effects);
-        }
-
-        // The state still names the old silo as answerable for this job: point it here.
-        _recovered = true;
-        return JobDecision.Saved(effects);
+        // A state that still names the old silo as answerable for this job is pointed here.
+        return new JobDecision(moved, effects);
     }
 
     private void AcquireNext(List<JobEffect> effects, string actor)
@@ -216,6 +220,17 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
     private IEnumerable<ResourceKey> Needs()
     {
         yield return ResourceKey.RunSlot(State.Type);
+    }
+
+    private bool IsReadyToStart() =>
+        State.Status == JobStatus.Queued && State.RetryAt is null && !HasLiveRun && _acquiring is null
+        && Needs().All(k => State.Held.Contains(k.ToString()));
+
+    private JobDecision Continue()
+    {
+        var effects = new List<JobEffect>();
+        AcquireNext(effects, JournalActors.System);
+        return JobDecision.Saved(effects);
     }
 
     private bool IsWaitingFor(ResourceKey key) =>

@@ -323,4 +323,30 @@ public sealed class JobLifecycleTests
         Assert.Equal(0, _state.Recoveries);
         Assert.Null(_state.HandedOverBy);
     }
+
+    [Fact]
+    public void Activated_AWaitingJobThatHoldsItsSlot_StartsInsteadOfWaitingForever()
+    {
+        // Resumed while pausing, and its activation was lost before the old run's end: Queued, holding the slot.
+        var state = new JobState { Exists = true, Type = "synthetic", Status = JobStatus.Queued, ActiveSilo = Silo, Held = ["slot:synthetic"] };
+        var life = New(state);
+
+        var decision = life.Activated();
+
+        Assert.IsType<StartRun>(Assert.Single(decision.Effects));
+        Assert.Equal(JobStatus.Running, state.Status);
+        Assert.Equal(ResourceClaim.Holds, life.ClaimOn(Slot));
+        Assert.Equal(JobDecision.None, life.Granted(Slot)); // a repeated grant changes nothing now
+    }
+
+    [Fact]
+    public void Granted_AgainToAWaitingJobThatHoldsItsSlot_StartsIt()
+    {
+        var state = new JobState { Exists = true, Type = "synthetic", Status = JobStatus.Queued, RetryAt = _time.GetUtcNow().AddMinutes(1), Held = ["slot:synthetic"] };
+        var life = New(state);
+        Assert.Equal(JobDecision.None, life.Granted(Slot)); // scheduled: not yet
+
+        state.RetryAt = null;
+        Assert.IsType<StartRun>(Assert.Single(life.Granted(Slot).Effects));
+    }
 }
