@@ -17,6 +17,9 @@ public static class ApiDocumentation
     public const string JsonLines = "application/jsonl";
     public const string ProblemJson = "application/problem+json";
 
+    /// <summary>The schema of a member of free-form JSON; the generator visits it as a JsonElement too, and must leave it as it is.</summary>
+    private static readonly OpenApiSchema AnyValue = new() { Description = "Any JSON value." };
+
     private static readonly Dictionary<string, string> Tags = new(StringComparer.Ordinal)
     {
         ["Jobs"] = "Submit, list, read and control jobs; read their journals.",
@@ -83,10 +86,11 @@ public static class ApiDocumentation
                 schema.AdditionalPropertiesAllowed = true;
                 schema.AdditionalProperties = null;
             }
-            else if (type == typeof(JsonElement))
+            else if (type == typeof(JsonElement) && !ReferenceEquals(schema, AnyValue))
             {
-                // Every free-form JSON this API carries is an object: a job's parameters, a journal entry's data.
+                // Every free-form JSON this API carries is an object (a job's parameters, a journal entry's data) of any members.
                 schema.Type = JsonSchemaType.Object;
+                schema.AdditionalProperties = AnyValue;
             }
 
             return Task.CompletedTask;
