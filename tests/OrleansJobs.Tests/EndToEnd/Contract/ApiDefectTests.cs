@@ -27,7 +27,14 @@ public sealed partial class ApiDefectTests(ContractFixture fixture)
             using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path.Replace("{id}", id, StringComparison.Ordinal), UriKind.Relative));
             if (method == "POST")
             {
-                request.Content = JsonContent.Create(new { leaseToken = "t" });
+                // A body the route takes, so that only the id is wrong (the binder refuses a bad body before the id is checked).
+                request.Content = new StringContent(operationId switch
+                {
+                    "ReportMessages" => """{"leaseToken": "t", "messages": [{"level": "info", "text": "x"}]}""",
+                    "ReportFail" => """{"leaseToken": "t", "error": "e"}""",
+                    _ when operationId.StartsWith("Report", StringComparison.Ordinal) => """{"leaseToken": "t"}""",
+                    _ => "{}",
+                }, System.Text.Encoding.UTF8, "application/json");
             }
 
             using var response = await Http.SendAsync(request);
