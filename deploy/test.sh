@@ -15,6 +15,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 say() { echo "[test] $*"; }
 command -v dotnet >/dev/null 2>&1 || { echo "[test] error: the .NET SDK is required; dotnet is not on PATH" >&2; exit 1; }
+# The HTTP contract tests install pinned Node tools (tests/openapi-tools) with npm ci.
+command -v npm >/dev/null 2>&1 || { echo "[test] error: Node.js 20+ and npm are required; npm is not on PATH" >&2; exit 1; }
 
 STARTED_PG=0
 if [[ -z "${ORLEANSJOBS_DB:-}" ]]; then

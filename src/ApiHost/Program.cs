@@ -8,10 +8,12 @@ builder.AddOrleansJobsApiHost();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRequestBodyLimit();
 app.MapOpenApi();
 app.MapHealthApi();
 app.MapJobsApi();
 app.MapRecoveryApi();
 app.MapWorkersApi();
-app.MapOrleansDashboard("/dashboard");
+// The dashboard's own endpoints are its UI's internals, not this API.
+app.MapOrleansDashboard("/dashboard").ExcludeFromDescription();
 app.Run();

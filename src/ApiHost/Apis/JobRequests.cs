@@ -1,248 +1,167 @@
-using System.Security.Cryptography;
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.Jobs;
+using Limits = OrleansJobs.Jobs.JobSubmissionLimits;
 
 namespace OrleansJobs.ApiHost.Apis;
 
-/// <summary>Body of <c>POST /api/jobs</c> (documented shape; parsing is done by <see cref="JobRequests"/>).</summary>
+/// <summary>Body of <c>POST /api/jobs</c>.</summary>
 /// <param name="Type">Registered job type, e.g. <c>synthetic</c>.</param>
 /// <param name="Parameters">The job type's parameters (a JSON object).</param>
 /// <param name="Priority">Higher runs first among queued jobs of a type; -1000 to 1000, default 0.</param>
 /// <param name="MaxAttempts">Attempts before the job fails; 1 to 100, default per type (3).</param>
-/// <param name="Checkpoint">Checkpoint override: every N items or T milliseconds.</param>
+/// <param name="Checkpoint">Checkpoint cadence: every N items or T milliseconds.</param>
 /// <param name="IdempotencyKey">Same key, same job: repeats return the existing job (also as header <c>Idempotency-Key</c>).</param>
 /// <param name="RunAfter">Do not start before this time (ISO 8601 with offset, under a year ahead); the job waits Queued.</param>
 public sealed record SubmitJobRequest(
-    string Type, JsonElement? Parameters, int? Priority, int? MaxAttempts, CheckpointOverride? Checkpoint, string? IdempotencyKey,
-    DateTimeOffset? RunAfter);
+    [property: Required(ErrorMessage = "is required"), StringLength(Limits.MaxTypeLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
+    string Type,
+    JsonElement? Parameters = null,
+    [property: Range(Limits.MinPriority, Limits.MaxPriority, ErrorMessage = "must be a whole number from {1} to {2}")]
+    int? Priority = null,
+    [property: Range(Limits.MinMaxAttempts, Limits.MaxMaxAttempts, ErrorMessage = "must be a whole number from {1} to {2}")]
+    int? MaxAttempts = null,
+    CheckpointRequest? Checkpoint = null,
+    [property: StringLength(Limits.MaxIdempotencyKeyLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
+    string? IdempotencyKey = null,
+    DateTimeOffset? RunAfter = null) : IValidatableObject
+{
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        // JsonElement takes any JSON; the silo's handlers take an object. Its strings are checked here
+        // because no string converter reads them.
+        if (Parameters is { } parameters && (parameters.ValueKind != JsonValueKind.Object || !IsStorable(parameters)))
+        {
+            yield return new ValidationResult("must be a JSON object (without NUL characters or unpaired surrogates)", ["parameters"]);
+        }
+    }
 
-/// <summary>Checkpoint cadence of one job.</summary>
-public sealed record CheckpointOverride(int? EveryItems, int? IntervalMs);
+    /// <summary>The submission this request asks for, as the job grain takes it.</summary>
+    public JobSubmission ToSubmission(string? headerKey, string actor) => new(
+        Type, Parameters?.GetRawText() ?? "{}", Priority ?? 0, MaxAttempts, Checkpoint?.EveryItems,
+        Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter);
+
+    private static bool IsStorable(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().All(p => StorableText.IsStorable(p.Name) && IsStorable(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().All(IsStorable),
+        JsonValueKind.String => StorableText.IsStorable(element.GetString()!),
+        _ => true,
+    };
+}
+
+/// <summary>Checkpoint cadence of one job: whichever comes first.</summary>
+/// <param name="EveryItems">Checkpoint after this many items (1 to 1,000,000).</param>
+/// <param name="IntervalMs">... or after this many milliseconds (100 to 3,600,000).</param>
+public sealed record CheckpointRequest(
+    [property: Range(Limits.MinCheckpointEveryItems, Limits.MaxCheckpointEveryItems, ErrorMessage = "must be a whole number from {1} to {2}")]
+    int? EveryItems = null,
+    [property: Range(Limits.MinCheckpointIntervalMs, Limits.MaxCheckpointIntervalMs, ErrorMessage = "must be a whole number from {1} to {2}")]
+    int? IntervalMs = null);
 
 /// <summary>Optional body of the action endpoints.</summary>
 /// <param name="Reason">Recorded in the journal (and as the error of force-fail).</param>
 /// <param name="FromCheckpoint">Restart only: resume from the checkpoint (default) or start over.</param>
-public sealed record JobActionRequest(string? Reason, bool? FromCheckpoint);
+public sealed record JobActionRequest(
+    [property: StringLength(1000, ErrorMessage = "must be a string of at most {1} characters")] string? Reason = null,
+    bool? FromCheckpoint = null);
 
-/// <summary>A field-level validation error.</summary>
-public sealed record FieldError(string Field, string Message);
-
-/// <summary>Parses and checks request bodies, naming the offending field in every error.</summary>
-public static class JobRequests
+/// <summary>Filters and page of <c>GET /api/jobs</c>.</summary>
+/// <param name="Status">Only jobs in these statuses: repeat the parameter, or separate names with commas.</param>
+/// <param name="Type">Only jobs of this type.</param>
+/// <param name="CreatedFrom">Only jobs created at or after this time (ISO 8601).</param>
+/// <param name="CreatedTo">Only jobs created before this time (ISO 8601).</param>
+/// <param name="Stuck">true: only running jobs without progress for their type's stall timeout (the watchdog's rule).</param>
+/// <param name="Interrupted">true: only active jobs whose silo is no longer an active member of the cluster.</param>
+/// <param name="Limit">Page size, 1 to 500 (default 50).</param>
+/// <param name="Cursor">The <c>nextCursor</c> of the previous page.</param>
+public sealed record ListJobsQuery(
+    [property: FromQuery(Name = "status")] JobStatusFilter[]? Status = null,
+    [property: FromQuery(Name = "type"), QueryText(Limits.MaxTypeLength)] string? Type = null,
+    [property: FromQuery(Name = "createdFrom")] DateTimeOffset? CreatedFrom = null,
+    [property: FromQuery(Name = "createdTo")] DateTimeOffset? CreatedTo = null,
+    [property: FromQuery(Name = "stuck")] bool? Stuck = null,
+    [property: FromQuery(Name = "interrupted")] bool? Interrupted = null,
+    [property: FromQuery(Name = "limit"), Range(1, ListJobsQuery.MaxLimit, ErrorMessage = "must be a whole number from {1} to {2}")] int? Limit = null,
+    [property: FromQuery(Name = "cursor")] JobCursor? Cursor = null)
 {
-    /// <summary>Largest accepted request body.</summary>
-    public const int MaxBodyBytes = 256 * 1024;
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 500;
+}
 
-    public const int MaxIdempotencyKeyLength = 200;
+/// <summary>Job statuses named in one <c>status</c> query value: exact names, comma-separated (numbers are refused).</summary>
+public readonly record struct JobStatusFilter(IReadOnlyList<JobStatus> Statuses) : INamedQueryValue
+{
+    public static IReadOnlyList<string> Names { get; } = Enum.GetNames<JobStatus>();
 
-    /// <summary>Reads a JSON body of at most <see cref="MaxBodyBytes"/>; null body when empty.</summary>
-    public static async Task<(JsonElement? Body, FieldError? Error)> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
+    public static bool TryParse(string? value, out JobStatusFilter filter)
     {
-        if (request.ContentLength > MaxBodyBytes)
+        var statuses = new List<JobStatus>();
+        foreach (var name in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            return (null, new FieldError("body", $"is larger than {MaxBodyBytes / 1024} KiB"));
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
+            if (!Names.Contains(name, StringComparer.Ordinal))
             {
-                return (null, new FieldError("body", $"is larger than {MaxBodyBytes / 1024} KiB"));
+                filter = default;
+                return false;
             }
 
-            buffer.Write(chunk, 0, read);
+            statuses.Add(Enum.Parse<JobStatus>(name));
         }
 
-        if (buffer.Length == 0)
+        filter = new JobStatusFilter(statuses);
+        return true;
+    }
+}
+
+/// <summary>Format of the journal: a JSON array (<c>json</c>, the default) or JSON Lines (<c>jsonl</c>).</summary>
+public readonly record struct JournalFormat(bool Lines) : INamedQueryValue
+{
+    public static IReadOnlyList<string> Names { get; } = ["json", "jsonl"];
+
+    public static bool TryParse(string? value, out JournalFormat format)
+    {
+        format = new JournalFormat(value == "jsonl");
+        return value is "json" or "jsonl";
+    }
+}
+
+/// <summary>Where a page of the listing continues: after the job created at <see cref="CreatedAt"/> with id <see cref="Id"/>.</summary>
+public readonly record struct JobCursor(DateTimeOffset CreatedAt, string Id) : IQueryValue
+{
+    public override string ToString() =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes($"{CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture)}|{Id}"))
+            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static bool TryParse(string? value, out JobCursor cursor)
+    {
+        cursor = default;
+        if (value is not { Length: > 0 and <= 400 })
         {
-            return (null, null);
+            return false;
         }
 
         try
         {
-            using var document = JsonDocument.Parse(buffer.ToArray());
-            return (document.RootElement.Clone(), null);
-        }
-        catch (JsonException ex)
-        {
-            return (null, new FieldError("body", $"is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"));
-        }
-    }
-
-    public static (JobSubmission? Submission, List<FieldError> Errors) ParseSubmission(JsonElement? body, string? headerKey, string actor)
-    {
-        var errors = new List<FieldError>();
-        if (body is not { ValueKind: JsonValueKind.Object } root)
-        {
-            errors.Add(new("body", "must be a JSON object with at least \"type\""));
-            return (null, errors);
-        }
-
-        Unknown(root, ["type", "parameters", "priority", "maxAttempts", "checkpoint", "idempotencyKey", "runAfter"], "a job submission", errors);
-
-        var type = String(root, "type", errors, required: true, maxLength: 64);
-        var parameters = "{}";
-        if (root.TryGetProperty("parameters", out var p) && p.ValueKind != JsonValueKind.Null)
-        {
-            if (p.ValueKind == JsonValueKind.Object)
+            var padded = value.Replace('-', '+').Replace('_', '/');
+            padded += new string('=', (4 - padded.Length % 4) % 4);
+            var text = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
+            var bar = text.IndexOf('|', StringComparison.Ordinal);
+            if (bar <= 0 || !long.TryParse(text.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                || ticks > DateTimeOffset.MaxValue.UtcTicks || !JobIds.IsWellFormed(text[(bar + 1)..]))
             {
-                parameters = p.GetRawText();
-            }
-            else
-            {
-                errors.Add(new("parameters", "must be a JSON object"));
-            }
-        }
-
-        var priority = Integer(root, "priority", -1000, 1000, errors) ?? 0;
-        var maxAttempts = Integer(root, "maxAttempts", 1, 100, errors);
-        int? everyItems = null;
-        int? intervalMs = null;
-        if (root.TryGetProperty("checkpoint", out var checkpoint) && checkpoint.ValueKind != JsonValueKind.Null)
-        {
-            if (checkpoint.ValueKind != JsonValueKind.Object)
-            {
-                errors.Add(new("checkpoint", "must be an object with everyItems and/or intervalMs"));
-            }
-            else
-            {
-                everyItems = Integer(checkpoint, "everyItems", 1, 1_000_000, errors, "checkpoint.");
-                intervalMs = Integer(checkpoint, "intervalMs", 100, 3_600_000, errors, "checkpoint.");
-            }
-        }
-
-        DateTimeOffset? runAfter = null;
-        if (root.TryGetProperty("runAfter", out var after) && after.ValueKind != JsonValueKind.Null)
-        {
-            if (after.ValueKind == JsonValueKind.String && after.TryGetDateTimeOffset(out var at) && at < DateTimeOffset.UtcNow.AddYears(1))
-            {
-                runAfter = at;
-            }
-            else
-            {
-                errors.Add(new("runAfter", "must be an ISO 8601 date and time with offset, less than a year ahead"));
-            }
-        }
-
-        var bodyKey = String(root, "idempotencyKey", errors, required: false, maxLength: MaxIdempotencyKeyLength);
-        if (headerKey is not null && headerKey.Length is 0 or > MaxIdempotencyKeyLength)
-        {
-            errors.Add(new("Idempotency-Key", $"must be 1 to {MaxIdempotencyKeyLength} characters"));
-        }
-
-        if (bodyKey is not null && headerKey is not null && !string.Equals(bodyKey, headerKey, StringComparison.Ordinal))
-        {
-            errors.Add(new("idempotencyKey", "differs from the Idempotency-Key header"));
-        }
-
-        if (errors.Count > 0)
-        {
-            return (null, errors);
-        }
-
-        var key = bodyKey ?? headerKey;
-        return (new JobSubmission(type!, parameters, priority, maxAttempts, everyItems,
-            intervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, key, actor, runAfter), errors);
-    }
-
-    public static (JobActionRequest Request, List<FieldError> Errors) ParseAction(JsonElement? body)
-    {
-        var errors = new List<FieldError>();
-        if (body is null)
-        {
-            return (new JobActionRequest(null, null), errors);
-        }
-
-        if (body.Value.ValueKind != JsonValueKind.Object)
-        {
-            errors.Add(new("body", "must be a JSON object"));
-            return (new JobActionRequest(null, null), errors);
-        }
-
-        var reason = String(body.Value, "reason", errors, required: false, maxLength: 1000);
-        bool? fromCheckpoint = null;
-        if (body.Value.TryGetProperty("fromCheckpoint", out var f) && f.ValueKind != JsonValueKind.Null)
-        {
-            if (f.ValueKind is JsonValueKind.True or JsonValueKind.False)
-            {
-                fromCheckpoint = f.GetBoolean();
-            }
-            else
-            {
-                errors.Add(new("fromCheckpoint", "must be true or false"));
-            }
-        }
-
-        return (new JobActionRequest(reason, fromCheckpoint), errors);
-    }
-
-    /// <summary>
-    /// The job id of a submission: a name-based UUID (SHA-256 of the key, RFC 9562 version 8) when
-    /// an idempotency key is given, so duplicates meet in the same grain without a lookup;
-    /// otherwise a fresh time-ordered UUID (version 7).
-    /// </summary>
-    public static string JobIdFor(string? idempotencyKey)
-    {
-        if (idempotencyKey is null)
-        {
-            return Guid.CreateVersion7().ToString();
-        }
-
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes("orleansjobs:" + idempotencyKey), hash);
-        var bytes = hash[..16].ToArray();
-        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80); // version 8
-        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC variant
-        return new Guid(bytes, bigEndian: true).ToString();
-    }
-
-    /// <summary>Names every property of <paramref name="root"/> that is not one of <paramref name="known"/>: a typo fails loudly.</summary>
-    internal static void Unknown(JsonElement root, string[] known, string what, List<FieldError> errors, string prefix = "")
-    {
-        foreach (var property in root.EnumerateObject().Where(p => Array.IndexOf(known, p.Name) < 0))
-        {
-            errors.Add(new(prefix + property.Name, $"is not a field of {what} (known: {string.Join(", ", known)})"));
-        }
-    }
-
-    internal static string? String(JsonElement root, string name, List<FieldError> errors, bool required, int maxLength)
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            if (required)
-            {
-                errors.Add(new(name, "is required"));
+                return false;
             }
 
-            return null;
+            cursor = new JobCursor(new DateTimeOffset(ticks, TimeSpan.Zero), text[(bar + 1)..]);
+            return true;
         }
-
-        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text || text.Length > maxLength)
+        catch (FormatException)
         {
-            errors.Add(new(name, $"must be a string of 1 to {maxLength} characters"));
-            return null;
+            return false;
         }
-
-        return text;
-    }
-
-    internal static int? Integer(JsonElement root, string name, int min, int max, List<FieldError> errors, string prefix = "")
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number) || number < min || number > max)
-        {
-            errors.Add(new(prefix + name, $"must be a whole number from {min} to {max}"));
-            return null;
-        }
-
-        return number;
     }
 }

@@ -1,60 +1,19 @@
+using System.ComponentModel;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Npgsql;
+using Microsoft.AspNetCore.Mvc;
+using OrleansJobs.ApiHost.Hosting;
+using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Jobs;
 
 namespace OrleansJobs.ApiHost.Apis;
 
-/// <summary>A job as the API shows it.</summary>
-public sealed record JobResponse(
-    string Id,
-    string Type,
-    JobStatus Status,
-    JobProgress Progress,
-    int Attempt,
-    int MaxAttempts,
-    string? Silo,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset? StartedAt,
-    DateTimeOffset? FinishedAt,
-    string? Error,
-    string? QueuedReason,
-    JobCheckpoint Checkpoint,
-    IReadOnlyList<JobMessage> Messages,
-    IReadOnlyList<JobAttempt> Attempts,
-    int Priority,
-    string? IdempotencyKey,
-    int Recoveries,
-    JsonElement Parameters,
-    DateTimeOffset? RunAfter,
-    string? Worker,
-    DateTimeOffset? LeaseExpiresAt,
-    long Version)
-{
-    public static JobResponse From(JobSnapshot job) => new(
-        job.Id, job.Type, job.Status, job.Progress, job.Attempt, job.MaxAttempts, job.Silo, job.CreatedAt, job.StartedAt,
-        job.FinishedAt, job.Error, job.QueuedReason, job.Checkpoint, job.Messages, job.Attempts, job.Priority,
-        job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter, job.Worker,
-        job.LeaseExpiresAt, job.Version);
-}
-
-/// <summary>One journal entry as the API shows it.</summary>
-public sealed record JournalEntryResponse(
-    long Seq, DateTimeOffset At, string Type, string? From, string? To, string? Reason, string? Actor, string? Silo, JsonElement? Data);
-
 /// <summary>Submit, read and control jobs.</summary>
 public static class JobsApi
 {
-    private static readonly Dictionary<string, JobAction> Actions = new(StringComparer.Ordinal)
-    {
-        ["cancel"] = JobAction.Cancel,
-        ["kill"] = JobAction.Kill,
-        ["pause"] = JobAction.Pause,
-        ["resume"] = JobAction.Resume,
-        ["restart"] = JobAction.Restart,
-        ["force-fail"] = JobAction.ForceFail,
-    };
+    private const string ActionDescription = "Repeating a request answers 200 with the job unchanged; an action the job's status forbids " +
+        "answers 409 with the current status in jobStatus, and changes nothing. The body is optional.";
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
@@ -64,189 +23,168 @@ public static class JobsApi
             .WithSummary("Submit a job")
             .WithDescription("Creates a job and starts it. With an idempotency key (body field or Idempotency-Key header) a repeated " +
                 "submission returns the existing job (200) instead of creating another; the same key with a different request is a 409.")
-            .Accepts<SubmitJobRequest>("application/json")
-            .Produces<JobResponse>(StatusCodes.Status201Created)
-            .Produces<JobResponse>(StatusCodes.Status200OK)
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesJobProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapGet("/", List)
             .WithName("ListJobs")
             .WithSummary("List jobs, newest first, from the job index")
-            .WithDescription("Filters: status (repeatable or comma-separated), type, createdFrom/createdTo (ISO 8601), stuck=true (running " +
-                "without progress for Api:StuckAfter), interrupted=true (active jobs whose silo is no longer an active member). limit 1-500 " +
-                "(default 50); cursor: the nextCursor of the previous page. The index trails the live job by at most one checkpoint.")
-            .Produces<JobPage>()
-            .ProducesValidationProblem();
+            .WithDescription("The index trails the live job by at most one checkpoint. Page with limit and the previous page's nextCursor.")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapGet("/{id}", Get)
             .WithName("GetJob")
             .WithSummary("A job with its live progress, checkpoint, messages and attempts")
-            .Produces<JobResponse>()
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        jobs.MapDelete("/{id}", Cancel)
-            .WithName("CancelJobByDelete")
+            .ProducesJobProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapDelete("/{id}", CancelByDelete)
+            .WithName("DeleteJob")
             .WithSummary("Cancel a job (same as POST /api/jobs/{id}/cancel)")
-            .Produces<JobResponse>()
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
-        jobs.MapPost("/{id}/{action:regex(^(cancel|kill|pause|resume|restart|force-fail)$)}", Control)
-            .WithName("ControlJob")
-            .WithSummary("cancel, kill, pause, resume, restart or force-fail a job")
-            .WithDescription("cancel: finish the current item, save the checkpoint, then Cancelled. kill: Killed at once; later writes of the " +
-                "abandoned run are refused. pause/resume: stop at an item boundary / continue from the checkpoint. restart: a new attempt of a " +
-                "terminal or paused job (fromCheckpoint, default true). force-fail: Failed with the given reason. Repeating a request " +
-                "answers 200 with the job unchanged; an action the job's status forbids answers 409 with the current status.")
-            .Accepts<JobActionRequest>("application/json")
-            .Produces<JobResponse>()
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .WithDescription(ActionDescription)
+            .ProducesJobActionProblems();
+        jobs.MapPost("/{id}/cancel", Cancel)
+            .WithName("CancelJob")
+            .WithSummary("Cancel a job: finish the current item, save the checkpoint, then Cancelled")
+            .WithDescription(ActionDescription)
+            .ProducesJobActionProblems();
+        jobs.MapPost("/{id}/kill", Kill)
+            .WithName("KillJob")
+            .WithSummary("Kill a job: Killed at once; later writes of the abandoned run are refused")
+            .WithDescription(ActionDescription)
+            .ProducesJobActionProblems();
+        jobs.MapPost("/{id}/pause", Pause)
+            .WithName("PauseJob")
+            .WithSummary("Pause a job at its next item boundary, with its checkpoint saved")
+            .WithDescription(ActionDescription)
+            .ProducesJobActionProblems();
+        jobs.MapPost("/{id}/resume", Resume)
+            .WithName("ResumeJob")
+            .WithSummary("Resume a paused job from its checkpoint")
+            .WithDescription(ActionDescription)
+            .ProducesJobActionProblems();
+        jobs.MapPost("/{id}/restart", Restart)
+            .WithName("RestartJob")
+            .WithSummary("Start a new attempt of a terminal or paused job (from its checkpoint unless fromCheckpoint is false)")
+            .WithDescription(ActionDescription)
+            .ProducesJobActionProblems();
+        jobs.MapPost("/{id}/force-fail", ForceFail)
+            .WithName("ForceFailJob")
+            .WithSummary("Fail a job at once, with the given reason as its error")
+            .WithDescription(ActionDescription)
+            .ProducesJobActionProblems();
         jobs.MapGet("/{id}/journal", Journal)
             .WithName("GetJobJournal")
-            .WithSummary("The job's journal, oldest first (JSON array, or JSON Lines with ?format=jsonl)")
-            .Produces<JournalEntryResponse[]>()
-            .Produces<string>(StatusCodes.Status200OK, "application/jsonl")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesValidationProblem();
+            .WithSummary("The job's journal, oldest first: a JSON array, or JSON Lines with format=jsonl")
+            .ProducesJobProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 
-    public static async Task<IResult> Submit(HttpRequest request, IClusterClient cluster, CancellationToken cancellationToken)
+    public static async Task<Results<Created<JobResponse>, Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Submit(
+        SubmitJobRequest request, [FromHeader(Name = "Idempotency-Key"), Description("Same key, same job (1-200 characters); the body's idempotencyKey, if also given, must be equal.")]
+        string? idempotencyKey, HttpContext http, IClusterClient cluster, TimeProvider time)
     {
-        var (body, bodyError) = await JobRequests.ReadJsonAsync(request, cancellationToken);
-        if (bodyError is not null)
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > JobSubmissionLimits.MaxIdempotencyKeyLength || !StorableText.IsStorable(idempotencyKey)))
         {
-            return Invalid([bodyError]);
+            return ApiProblems.Invalid("Idempotency-Key", $"must be 1 to {JobSubmissionLimits.MaxIdempotencyKeyLength} characters");
         }
 
-        var headerKey = request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
-        var (submission, errors) = JobRequests.ParseSubmission(body, headerKey, Actor(request));
-        if (submission is null)
+        if (request.IdempotencyKey is { } bodyKey && idempotencyKey is not null && !string.Equals(bodyKey, idempotencyKey, StringComparison.Ordinal))
         {
-            return Invalid(errors);
+            return ApiProblems.Invalid("idempotencyKey", "differs from the Idempotency-Key header");
         }
 
-        var id = JobRequests.JobIdFor(submission.IdempotencyKey);
+        var submission = request.ToSubmission(idempotencyKey, Actor(http));
+        if (JobSubmissionLimits.Validate(submission, time.GetUtcNow()) is { Count: > 0 } errors)
+        {
+            return ApiProblems.Invalid(errors);
+        }
+
+        var id = JobIds.For(submission.IdempotencyKey);
         var result = await cluster.GetGrain<IJobGrain>(id).SubmitAsync(submission);
         return result.Outcome switch
         {
             JobSubmitOutcome.Created => TypedResults.Created($"/api/jobs/{id}", JobResponse.From(result.Job!)),
             JobSubmitOutcome.Existing => TypedResults.Ok(JobResponse.From(result.Job!)),
-            JobSubmitOutcome.KeyConflict => TypedResults.Problem(
-                title: "Idempotency key already used",
-                detail: $"The idempotency key was used for a different request (job {id}); use a new key for a new job.",
-                statusCode: StatusCodes.Status409Conflict,
-                extensions: new Dictionary<string, object?> { ["jobId"] = id }),
-            _ => Invalid(result.Errors.Select(e => new FieldError(e.Field, e.Message))),
+            JobSubmitOutcome.KeyConflict => ApiProblems.Conflict(id, null, "Idempotency key already used",
+                $"The idempotency key was used for a different request (job {id}); use a new key for a new job."),
+            _ => ApiProblems.Invalid(result.Errors),
         };
     }
 
-    public static async Task<IResult> List(HttpRequest request, JobListing listing, CancellationToken cancellationToken)
-    {
-        var (filter, errors) = JobListing.Parse(request.Query);
-        return filter is null ? Invalid(errors) : TypedResults.Ok(await listing.QueryAsync(filter, cancellationToken));
-    }
+    public static async Task<Results<Ok<JobPage>, ValidationProblem>> List([AsParameters] ListJobsQuery query, JobListing listing, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await listing.QueryAsync(query, cancellationToken));
 
-    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> Get(string id, IClusterClient cluster)
+    public static async Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Get([JobId] string id, IClusterClient cluster)
     {
         var job = await cluster.GetGrain<IJobGrain>(id).GetAsync();
-        return job is null ? NotFound(id) : TypedResults.Ok(JobResponse.From(job));
+        return job is null ? ApiProblems.NotFound(id) : TypedResults.Ok(JobResponse.From(job));
     }
 
-    public static Task<IResult> Cancel(string id, HttpRequest request, IClusterClient cluster, CancellationToken cancellationToken) =>
-        Control(id, "cancel", request, cluster, cancellationToken);
+    public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> CancelByDelete(
+        [JobId] string id, HttpContext http, IClusterClient cluster, [FromBody] JobActionRequest? request = null) =>
+        ControlAsync(JobAction.Cancel, "cancel", id, request, http, cluster);
 
-    public static async Task<IResult> Control(string id, string action, HttpRequest request, IClusterClient cluster, CancellationToken cancellationToken)
+    public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Cancel(
+        [JobId] string id, HttpContext http, IClusterClient cluster, [FromBody] JobActionRequest? request = null) =>
+        ControlAsync(JobAction.Cancel, "cancel", id, request, http, cluster);
+
+    public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Kill(
+        [JobId] string id, HttpContext http, IClusterClient cluster, [FromBody] JobActionRequest? request = null) =>
+        ControlAsync(JobAction.Kill, "kill", id, request, http, cluster);
+
+    public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Pause(
+        [JobId] string id, HttpContext http, IClusterClient cluster, [FromBody] JobActionRequest? request = null) =>
+        ControlAsync(JobAction.Pause, "pause", id, request, http, cluster);
+
+    public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Resume(
+        [JobId] string id, HttpContext http, IClusterClient cluster, [FromBody] JobActionRequest? request = null) =>
+        ControlAsync(JobAction.Resume, "resume", id, request, http, cluster);
+
+    public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Restart(
+        [JobId] string id, HttpContext http, IClusterClient cluster, [FromBody] JobActionRequest? request = null) =>
+        ControlAsync(JobAction.Restart, "restart", id, request, http, cluster);
+
+    public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> ForceFail(
+        [JobId] string id, HttpContext http, IClusterClient cluster, [FromBody] JobActionRequest? request = null) =>
+        ControlAsync(JobAction.ForceFail, "force-fail", id, request, http, cluster);
+
+    public static async Task<Results<Ok<List<JournalEntryResponse>>, ContentHttpResult, ValidationProblem, ProblemHttpResult>> Journal(
+        [JobId] string id, [FromQuery(Name = "format"), Description("json (default): a JSON array; jsonl: one entry per line (application/jsonl).")] JournalFormat? format, JobJournal journal, IClusterClient cluster, CancellationToken cancellationToken)
     {
-        var (body, bodyError) = await JobRequests.ReadJsonAsync(request, cancellationToken);
-        if (bodyError is not null)
+        var entries = await journal.ReadAsync(id, cancellationToken);
+        if (entries.Count == 0 && await cluster.GetGrain<IJobGrain>(id).GetAsync() is null)
         {
-            return Invalid([bodyError]);
+            return ApiProblems.NotFound(id);
         }
 
-        var (parsed, errors) = JobRequests.ParseAction(body);
-        if (errors.Count > 0)
+        if (format is not { Lines: true })
         {
-            return Invalid(errors);
+            return TypedResults.Ok(entries);
         }
 
-        var control = new JobControl(Actions[action], Actor(request), parsed.Reason, parsed.FromCheckpoint ?? true);
+        var lines = new StringBuilder();
+        foreach (var entry in entries)
+        {
+            lines.Append(JsonSerializer.Serialize(entry, ApiJson.Options)).Append('\n');
+        }
+
+        return TypedResults.Text(lines.ToString(), ApiDocumentation.JsonLines, Encoding.UTF8);
+    }
+
+    private static async Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> ControlAsync(
+        JobAction action, string verb, string id, JobActionRequest? request, HttpContext http, IClusterClient cluster)
+    {
+        var control = new JobControl(action, Actor(http), request?.Reason, request?.FromCheckpoint ?? true);
         var result = await cluster.GetGrain<IJobGrain>(id).ControlAsync(control);
         if (result.Job is null)
         {
-            return NotFound(id);
+            return ApiProblems.NotFound(id);
         }
 
         return result.Kind == JobActionKind.Conflict
-            ? TypedResults.Problem(
-                title: $"Cannot {action} a {result.Job.Status} job",
-                detail: $"Job {id} is {result.Job.Status}; {action} is not possible in that state. Nothing was changed.",
-                statusCode: StatusCodes.Status409Conflict,
-                extensions: new Dictionary<string, object?> { ["jobStatus"] = result.Job.Status.ToString(), ["jobId"] = id })
+            ? ApiProblems.Conflict(id, result.Job.Status, $"Cannot {verb} a {result.Job.Status} job",
+                $"Job {id} is {result.Job.Status}; {verb} is not possible in that state. Nothing was changed.")
             : TypedResults.Ok(JobResponse.From(result.Job));
     }
 
-    public static async Task<IResult> Journal(string id, string? format, NpgsqlDataSource database, IClusterClient cluster, CancellationToken cancellationToken)
-    {
-        if (format is not (null or "json" or "jsonl"))
-        {
-            return Invalid([new FieldError("format", "must be json or jsonl")]);
-        }
-
-        var entries = new List<JournalEntryResponse>();
-        await using (var command = database.CreateCommand(
-            "SELECT seq, at, entry_type, from_status, to_status, reason, actor, silo, data::text FROM job_journal WHERE job_id = @id ORDER BY seq"))
-        {
-            command.Parameters.AddWithValue("id", id);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                entries.Add(new JournalEntryResponse(
-                    reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), Nullable(reader, 3), Nullable(reader, 4),
-                    Nullable(reader, 5), Nullable(reader, 6), Nullable(reader, 7),
-                    reader.IsDBNull(8) ? null : JsonDocument.Parse(reader.GetString(8)).RootElement.Clone()));
-            }
-        }
-
-        if (entries.Count == 0 && await cluster.GetGrain<IJobGrain>(id).GetAsync() is null)
-        {
-            return NotFound(id);
-        }
-
-        if (format == "jsonl")
-        {
-            var lines = new StringBuilder();
-            foreach (var entry in entries)
-            {
-                lines.Append(JsonSerializer.Serialize(entry, ApiJson.Options)).Append('\n');
-            }
-
-            return TypedResults.Text(lines.ToString(), "application/jsonl", Encoding.UTF8);
-        }
-
-        return TypedResults.Ok(entries);
-    }
-
-    private static string? Nullable(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    private static string Actor(HttpRequest request) => $"api:{request.HttpContext.Connection.RemoteIpAddress}";
-
-    internal static ProblemHttpResult NotFound(string id) => TypedResults.Problem(
-        title: "Job not found", detail: $"No job has the id '{id}'.", statusCode: StatusCodes.Status404NotFound);
-
-    internal static ValidationProblem Invalid(IEnumerable<FieldError> errors) => TypedResults.ValidationProblem(
-        errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
-        title: "The request is invalid");
-}
-
-/// <summary>JSON conventions of the API: camelCase, enums by name.</summary>
-public static class ApiJson
-{
-    public static JsonSerializerOptions Options { get; } = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
-
-    public static JsonSerializerOptions Configure(JsonSerializerOptions options)
-    {
-        options.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter());
-        return options;
-    }
+    private static string Actor(HttpContext http) => $"api:{http.Connection.RemoteIpAddress}";
 }

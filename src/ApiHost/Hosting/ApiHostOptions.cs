@@ -23,10 +23,6 @@ public sealed class ApiHostOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>A running job without progress for this long is listed by <c>GET /api/jobs?stuck=true</c>.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
-    public TimeSpan StuckAfter { get; set; } = TimeSpan.FromMinutes(5);
-
     /// <summary>Delay between attempts to reach the cluster while no silo is up.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan ConnectRetryDelay { get; set; } = TimeSpan.FromSeconds(1);

@@ -1,7 +1,7 @@
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
-using OrleansJobs.ApiHost.Apis;
+using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Hosting;
 
 namespace OrleansJobs.ApiHost.Hosting;
@@ -41,17 +41,18 @@ public static class ApiHostingExtensions
             client.AddDashboard(o => builder.Configuration.GetSection("Dashboard").Bind(o));
         });
 
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiProblems.Customize);
+        builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
         builder.Services.AddExceptionHandler<UnavailableExceptionHandler>();
         builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "OrleansJobs API";
-            document.Info.Description = "Crash-safe job supervisor: submit, watch and control long-running jobs.";
-            return Task.CompletedTask;
-        }));
+        // Binding failures throw, so that one handler answers them with the field named (and no handler runs after one).
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddValidation();
+        builder.Services.AddOpenApi(ApiDocumentation.Configure);
         builder.Services.AddSingleton<ReadinessProbe>();
+        builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddSingleton<JobListing>();
+        builder.Services.AddSingleton<JobJournal>();
         return builder;
     }
 

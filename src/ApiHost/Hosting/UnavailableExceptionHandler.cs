@@ -41,16 +41,19 @@ public sealed class UnavailableExceptionHandler(IProblemDetailsService problems,
     }
 
     /// <summary>
-    /// The database, directly (the API host's own queries) or from a grain whose storage could not
-    /// reach it: the silo's exception crosses the wire as itself or, when it cannot be rebuilt
-    /// here, as a fallback that keeps its type name. Inner exceptions are looked at too.
+    /// The database could not be reached, directly (the API host's own queries) or from a grain
+    /// whose storage could not reach it: the silo's exception crosses the wire as itself or, when it
+    /// cannot be rebuilt here, as a fallback that keeps its type name. Only connection-level
+    /// failures count (Npgsql's <see cref="NpgsqlException.IsTransient"/>: broken or refused
+    /// connections, timeouts, a server shutting down): a statement the server refused for its data
+    /// (a PostgresException such as 22P05) is a bug to see as a 500, never an outage to retry.
     /// </summary>
     private static bool IsDatabase(Exception exception)
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
-            if (e is NpgsqlException or DatabaseUnavailableException
-                || e is Orleans.Serialization.UnavailableExceptionFallbackException { ExceptionType: { } type } && type.StartsWith("Npgsql.", StringComparison.Ordinal))
+            if (e is NpgsqlException { IsTransient: true } or DatabaseUnavailableException
+                || e is Orleans.Serialization.UnavailableExceptionFallbackException { ExceptionType: "Npgsql.NpgsqlException" })
             {
                 return true;
             }

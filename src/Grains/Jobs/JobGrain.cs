@@ -109,7 +109,7 @@ public sealed partial class JobGrain(
 
     async Task<JobSubmitResult> IJobGrain.SubmitAsync(JobSubmission submission)
     {
-        var check = JobSubmissionCheck.Check(submission, handlers);
+        var check = JobSubmissionCheck.Check(submission, handlers, time.GetUtcNow());
         if (state.State.Exists)
         {
             var outcome = string.Equals(state.State.RequestFingerprint, check.Fingerprint, StringComparison.Ordinal)

@@ -9,10 +9,10 @@ namespace OrleansJobs.Jobs.Lifecycle;
 public sealed record CheckedSubmission(
     JobTypeRegistration? Registration, string ParametersJson, string Fingerprint, IReadOnlyList<JobParameterError> Errors);
 
-/// <summary>Checks a submission against the registered types and their handlers, and fingerprints it for idempotency.</summary>
+/// <summary>Checks a submission against the registered types, their handlers and <see cref="JobSubmissionLimits"/>, and fingerprints it for idempotency.</summary>
 public static class JobSubmissionCheck
 {
-    public static CheckedSubmission Check(JobSubmission submission, JobHandlerRegistry handlers)
+    public static CheckedSubmission Check(JobSubmission submission, JobHandlerRegistry handlers, DateTimeOffset now)
     {
         JsonElement? parsed;
         string? parseError = null;
@@ -40,26 +40,8 @@ public static class JobSubmissionCheck
         }
 
         var errors = handlers.Create(registration).Validate(parameters).ToList();
-        errors.AddRange(ValidateOverrides(submission));
+        errors.AddRange(JobSubmissionLimits.Validate(submission, now));
         return new(registration, parametersJson, fingerprint, errors);
-    }
-
-    private static IEnumerable<JobParameterError> ValidateOverrides(JobSubmission submission)
-    {
-        if (submission.MaxAttempts is < 1 or > 100)
-        {
-            yield return new("maxAttempts", "must be from 1 to 100");
-        }
-
-        if (submission.CheckpointEveryItems is < 1 or > 1_000_000)
-        {
-            yield return new("checkpoint.everyItems", "must be from 1 to 1000000");
-        }
-
-        if (submission.CheckpointInterval is { } interval && (interval < TimeSpan.FromMilliseconds(100) || interval > TimeSpan.FromHours(1)))
-        {
-            yield return new("checkpoint.intervalMs", "must be from 100 to 3600000");
-        }
     }
 
     /// <summary>Identifies the request behind an idempotency key; invalid JSON is fingerprinted as given (it is refused anyway).</summary>

@@ -1,0 +1,84 @@
+using System.Text;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using OrleansJobs.Jobs;
+
+namespace OrleansJobs.ApiHost.Hosting;
+
+/// <summary>A problem about one job (RFC 9457): which job, and its status when that is why the request failed.</summary>
+public sealed class JobProblemDetails : ProblemDetails
+{
+    /// <summary>The job the problem is about.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? JobId { get; init; }
+
+    /// <summary>The job's status when the request was refused because of it (409).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JobStatus? JobStatus { get; init; }
+}
+
+/// <summary>The API's error answers, so that every handler words them alike.</summary>
+public static class ApiProblems
+{
+    public const string InvalidTitle = "The request is invalid";
+
+    public static ValidationProblem Invalid(IEnumerable<JobParameterError> errors) => TypedResults.ValidationProblem(
+        errors.GroupBy(e => e.Field, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
+        title: InvalidTitle);
+
+    public static ValidationProblem Invalid(string field, string message) => Invalid([new JobParameterError(field, message)]);
+
+    public static ProblemHttpResult NotFound(string id) => TypedResults.Problem(new JobProblemDetails
+    {
+        Title = "Job not found",
+        Detail = $"No job has the id '{id}'.",
+        Status = StatusCodes.Status404NotFound,
+        JobId = id,
+    });
+
+    public static ProblemHttpResult Conflict(string id, JobStatus? status, string title, string detail) => TypedResults.Problem(new JobProblemDetails
+    {
+        Title = title,
+        Detail = detail,
+        Status = StatusCodes.Status409Conflict,
+        JobId = id,
+        JobStatus = status,
+    });
+
+    /// <summary>
+    /// Gives every validation problem the API's title and its fields their names on the wire:
+    /// .NET validation keys by CLR path (<c>Checkpoint.EveryItems</c>, <c>Types[0]</c>), while
+    /// requests name JSON members (<c>checkpoint.everyItems</c>, <c>types[0]</c>).
+    /// </summary>
+    public static void Customize(ProblemDetailsContext context)
+    {
+        if (context.ProblemDetails is not HttpValidationProblemDetails validation)
+        {
+            return;
+        }
+
+        validation.Title = InvalidTitle;
+        var errors = validation.Errors.ToList();
+        validation.Errors.Clear();
+        foreach (var (key, messages) in errors)
+        {
+            var field = WireName(key);
+            validation.Errors[field] = validation.Errors.TryGetValue(field, out var more) ? [.. more, .. messages] : messages;
+        }
+    }
+
+    /// <summary><c>Checkpoint.EveryItems</c> → <c>checkpoint.everyItems</c>: each segment's first letter lower-cased.</summary>
+    public static string WireName(string path)
+    {
+        var name = new StringBuilder(path.Length);
+        var segmentStart = true;
+        foreach (var c in path)
+        {
+            name.Append(segmentStart ? char.ToLowerInvariant(c) : c);
+            segmentStart = c == '.';
+        }
+
+        return name.ToString();
+    }
+}

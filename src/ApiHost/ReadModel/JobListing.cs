@@ -1,0 +1,100 @@
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using OrleansJobs.ApiHost.Apis;
+using OrleansJobs.Jobs;
+
+namespace OrleansJobs.ApiHost.ReadModel;
+
+/// <summary>Reads job listings from the <c>job_index</c> table (never from grains); every value is a parameter.</summary>
+public sealed class JobListing(NpgsqlDataSource database, ClusterView cluster)
+{
+    public async Task<JobPage> QueryAsync(ListJobsQuery query, CancellationToken cancellationToken)
+    {
+        var sql = new StringBuilder("""
+            SELECT j.job_id, j.job_type, j.status, j.priority, j.progress, j.processed, j.total, j.attempt, j.recoveries,
+                   j.owner_silo, j.queued_reason, j.error, j.created_at, j.started_at, j.finished_at, j.last_progress_at, j.updated_at
+            FROM job_index j
+            WHERE true
+            """);
+        await using var command = database.CreateCommand();
+        var statuses = (query.Status ?? []).SelectMany(s => s.Statuses).Distinct().Select(s => s.ToString()).ToArray();
+        if (statuses.Length > 0)
+        {
+            sql.Append(" AND j.status = ANY(@statuses)");
+            command.Parameters.Add(new NpgsqlParameter("statuses", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = statuses });
+        }
+
+        if (query.Type is { } type)
+        {
+            sql.Append(" AND j.job_type = @type");
+            command.Parameters.AddWithValue("type", type);
+        }
+
+        if (query.CreatedFrom is { } from)
+        {
+            sql.Append(" AND j.created_at >= @from");
+            command.Parameters.AddWithValue("from", from.UtcDateTime);
+        }
+
+        if (query.CreatedTo is { } to)
+        {
+            sql.Append(" AND j.created_at < @to");
+            command.Parameters.AddWithValue("to", to.UtcDateTime);
+        }
+
+        if (query.Stuck == true)
+        {
+            sql.Append(" AND ").Append(StalledJobs.Condition);
+            StalledJobs.AddParameters(command, await cluster.JobTypesAsync());
+        }
+
+        if (query.Interrupted == true)
+        {
+            sql.Append("""
+                 AND j.status IN ('Queued', 'Running', 'Paused', 'Pausing', 'Cancelling') AND j.owner_silo IS NOT NULL
+                 AND NOT (j.owner_silo = ANY(@active_silos))
+                """);
+            command.Parameters.Add(new NpgsqlParameter("active_silos", NpgsqlDbType.Array | NpgsqlDbType.Text)
+            {
+                Value = await cluster.ActiveSilosAsync(cancellationToken),
+            });
+        }
+
+        if (query.Cursor is { } after)
+        {
+            sql.Append(" AND (j.created_at, j.job_id) < (@after_at, @after_id)");
+            command.Parameters.AddWithValue("after_at", after.CreatedAt.UtcDateTime);
+            command.Parameters.AddWithValue("after_id", after.Id);
+        }
+
+        var limit = query.Limit ?? ListJobsQuery.DefaultLimit;
+        sql.Append(" ORDER BY j.created_at DESC, j.job_id DESC LIMIT @limit");
+        command.Parameters.AddWithValue("limit", limit + 1);
+        command.CommandText = sql.ToString();
+
+        var items = new List<JobSummary>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            items.Add(new JobSummary(
+                reader.GetString(0), reader.GetString(1), Enum.Parse<JobStatus>(reader.GetString(2)), reader.GetInt32(3), reader.GetDouble(4),
+                reader.GetInt64(5), reader.IsDBNull(6) ? null : reader.GetInt64(6), reader.GetInt32(7), reader.GetInt32(8),
+                reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10),
+                reader.IsDBNull(11) ? null : reader.GetString(11), reader.GetFieldValue<DateTimeOffset>(12), OptionalTime(reader, 13),
+                OptionalTime(reader, 14), OptionalTime(reader, 15), reader.GetFieldValue<DateTimeOffset>(16)));
+        }
+
+        string? next = null;
+        if (items.Count > limit)
+        {
+            items.RemoveAt(items.Count - 1);
+            next = new JobCursor(items[^1].CreatedAt, items[^1].Id).ToString();
+        }
+
+        return new JobPage(items, next);
+    }
+
+    private static DateTimeOffset? OptionalTime(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<DateTimeOffset>(ordinal);
+}
