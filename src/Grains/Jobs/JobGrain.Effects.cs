@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Logging;
 using OrleansJobs.Jobs.Lifecycle;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Runs;
@@ -25,8 +26,7 @@ public sealed partial class JobGrain
             switch (effect)
             {
                 case AcquireResource acquire:
-                    var ticket = await Resource(acquire.Key).RequestAsync(JobId, state.State.Priority, time.GetUtcNow());
-                    var answered = _life.ResourceAnswered(acquire.Key, ticket);
+                    var answered = await RequestAsync(acquire.Key);
                     save |= answered.Save;
                     foreach (var next in answered.Effects)
                     {
@@ -34,8 +34,9 @@ public sealed partial class JobGrain
                     }
 
                     break;
-                case ReleaseResource release:
-                    await Resource(release.Key).ReleaseAsync(JobId);
+                case ReleaseResource release when pending.Any(e => e is AcquireResource again && again.Key == release.Key):
+                    // Back into the queue: out of the holders first.
+                    await ReleaseQuietlyAsync(release.Key);
                     break;
                 case StopRun stop:
                     // Before the write: a hard-stopped run is fenced out already, and must stop at once.
@@ -64,7 +65,15 @@ public sealed partial class JobGrain
 
         foreach (var effect in notStored is null || carryWhenNotStored ? afterSave : [])
         {
-            Carry(effect);
+            if (effect is ReleaseResource release)
+            {
+                // After the write: the job's own state never waits for a resource (its silo may have just died).
+                await ReleaseQuietlyAsync(release.Key);
+            }
+            else
+            {
+                Carry(effect);
+            }
         }
 
         if (notStored is not null)
@@ -126,6 +135,21 @@ public sealed partial class JobGrain
         _ => throw new InvalidOperationException($"job {JobId}: unknown resource kind '{key.Kind}'"),
     };
 
+    /// <summary>Asks for a resource; a resource that does not answer leaves the job waiting (it finds the job in the index).</summary>
+    private async Task<JobDecision> RequestAsync(ResourceKey key)
+    {
+        try
+        {
+            var ticket = await Resource(key).RequestAsync(JobId, state.State.Priority, time.GetUtcNow());
+            return _life.ResourceAnswered(key, ticket);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        {
+            LogResourceUnanswered(logger, ex, JobId, key.ToString());
+            return _life.ResourceUnanswered(key, ex.GetType().Name);
+        }
+    }
+
     private async Task ReleaseQuietlyAsync(ResourceKey key)
     {
         try
@@ -135,6 +159,7 @@ public sealed partial class JobGrain
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The resource's holder check frees what a job no longer claims.
+            LogReleaseFailed(logger, JobId, key.ToString(), ex.GetType().Name);
         }
     }
 
@@ -181,4 +206,10 @@ public sealed partial class JobGrain
             KeepAlive = true,
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: {Resource} did not answer its request; the job waits, and the resource finds it in the job index")]
+    private static partial void LogResourceUnanswered(ILogger logger, Exception exception, string jobId, string resource);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: giving {Resource} back failed ({Error}); the resource's holder check frees it")]
+    private static partial void LogReleaseFailed(ILogger logger, string jobId, string resource, string error);
 }

@@ -72,7 +72,9 @@ check(done.data !== undefined && !done.data.items.some((job) => job.id === first
 
 // Control: pause, resume, cancel.
 const paused = await api.POST("/api/jobs/{id}/pause", { params: { path: { id: first } }, body: { reason: "generated client" } });
-check(paused.data?.status === "Paused", `pause: ${paused.response.status} ${JSON.stringify(paused.error)}`);
+// The item in flight finishes first: Pausing, then Paused once the checkpoint is saved.
+check(paused.data?.status === "Pausing", `pause: ${paused.response.status} ${JSON.stringify(paused.error)}`);
+await until("the paused job to stop", () => status(first), (s) => s === "Paused");
 const resumed = await api.POST("/api/jobs/{id}/resume", { params: { path: { id: first } } });
 check(resumed.data !== undefined && resumed.data.status !== "Paused", `resume: ${resumed.response.status}`);
 await until("the resumed job to run", () => status(first), (s) => s === "Running");
@@ -95,7 +97,7 @@ const journal = await until(
   (entries) => entries.some((entry) => entry.to === "Cancelled"),
 );
 const transitions = journal.filter((entry) => entry.type === "state_change").map((entry) => `${entry.from}>${entry.to}`);
-for (const expected of ["Queued>Running", "Running>Paused", "Paused>Queued", "Running>Cancelling", "Cancelling>Cancelled"]) {
+for (const expected of ["Queued>Running", "Running>Pausing", "Pausing>Paused", "Paused>Queued", "Running>Cancelling", "Cancelling>Cancelled"]) {
   check(transitions.includes(expected), `journal lacks ${expected}: ${JSON.stringify(transitions)}`);
 }
 check(journal.some((entry) => entry.reason === "generated client"), "the pause reason is not in the journal");

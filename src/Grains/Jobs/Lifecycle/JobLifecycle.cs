@@ -94,6 +94,23 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
         return JobDecision.Saved();
     }
 
+    /// <summary>
+    /// An <see cref="AcquireResource"/> got no answer (the resource's silo just died, a timeout): the job
+    /// waits as if queued. The resource reads waiting jobs from the job index and grants it in turn.
+    /// </summary>
+    public JobDecision ResourceUnanswered(ResourceKey key, string error)
+    {
+        if (_acquiring != key)
+        {
+            return JobDecision.None;
+        }
+
+        var decision = ResourceAnswered(key, new ResourceTicket(false, 0, 0, 0));
+        _acquiring = key; // a grant may still come for this request
+        State.QueuedReason = $"waiting for {key}: it did not answer ({error}); it finds this job in the job index";
+        return decision;
+    }
+
     /// <summary>A resource granted the job (the answer to its request, or later, from the resource's queue).</summary>
     public JobDecision Granted(ResourceKey key)
     {

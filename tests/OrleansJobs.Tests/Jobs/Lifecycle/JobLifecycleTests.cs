@@ -349,4 +349,18 @@ public sealed class JobLifecycleTests
         state.RetryAt = null;
         Assert.IsType<StartRun>(Assert.Single(life.Granted(Slot).Effects));
     }
+
+    [Fact]
+    public void ASlotThatDoesNotAnswer_LeavesTheJobWaiting_AndALaterGrantStartsIt()
+    {
+        _life.Submit(Submission(), _options, "{}", "fp");
+
+        var unanswered = _life.ResourceUnanswered(Slot, "SiloUnavailableException");
+
+        Assert.True(unanswered.Save); // the job exists, Queued: the slots find it in the job index
+        Assert.Equal(JobStatus.Queued, _state.Status);
+        Assert.Contains("did not answer", _state.QueuedReason, StringComparison.Ordinal);
+        Assert.Equal(ResourceClaim.Waits, _life.ClaimOn(Slot));
+        Assert.IsType<StartRun>(Assert.Single(_life.Granted(Slot).Effects));
+    }
 }
