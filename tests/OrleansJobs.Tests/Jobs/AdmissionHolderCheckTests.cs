@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Npgsql;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Tests.Cluster;
 using OrleansJobs.Tests.Infrastructure;
@@ -28,20 +27,14 @@ public sealed class AdmissionHolderCheckTests(AdoNetClusterFixture fixture)
         }
 
         // No job state can be read: a holder asked by the check cannot activate, so it never answers.
-        await using var locker = new NpgsqlConnection(fixture.Database.ConnectionString);
-        await locker.OpenAsync();
-        await using var transaction = await locker.BeginTransactionAsync();
-        await using (var lockState = new NpgsqlCommand("LOCK TABLE grain_state IN ACCESS EXCLUSIVE MODE", locker, transaction))
-        {
-            await lockState.ExecuteNonQueryAsync();
-        }
+        await using var locked = await JobStateLock.TableAsync(fixture.Database);
 
         var admission = fixture.Cluster.Client.GetGrain<IRunSlotsGrain>(type);
         Assert.Equal(5, (await admission.GetStatsAsync()).Held);
 
         // The first check (5 s after activation) asks the holders and waits for them, up to 5 s each.
         await Wait.UntilAsync("the holder check to wait for its holders", async () =>
-            await StateReadsWaitingAsync() > 0,
+            await locked.WaitingAsync() > 0,
             TimeSpan.FromSeconds(30));
 
         // Meanwhile the type's requests are answered at once: a submit's slot request and a release.
@@ -50,16 +43,12 @@ public sealed class AdmissionHolderCheckTests(AdoNetClusterFixture fixture)
         await admission.ReleaseAsync($"{type}-new");
         var stats = await admission.GetStatsAsync();
         var took = clock.Elapsed;
-        var stillWaiting = await StateReadsWaitingAsync();
+        var stillWaiting = await locked.WaitingAsync();
 
-        await transaction.RollbackAsync();
+        await locked.ReleaseAsync();
         Assert.True(ticket.Granted);
         Assert.Equal(5, stats.Held); // unanswered holders keep their slots until they answer
         Assert.True(stillWaiting > 0, "the holders' state reads had ended before the requests were made; the test showed nothing");
         Assert.True(took < TimeSpan.FromSeconds(2), $"three admission calls took {took.TotalMilliseconds:0} ms while the check waited");
     }
-
-    /// <summary>Statements of this test's database that wait for the lock on the job state.</summary>
-    private Task<long> StateReadsWaitingAsync() => fixture.Database.ScalarAsync<long>(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%grain_state%'");
 }

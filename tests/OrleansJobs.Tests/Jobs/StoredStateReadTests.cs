@@ -1,4 +1,3 @@
-using Npgsql;
 using OrleansJobs.Jobs;
 using OrleansJobs.Tests.Cluster;
 using OrleansJobs.Tests.Infrastructure;
@@ -22,21 +21,12 @@ public sealed class StoredStateReadTests(AdoNetClusterFixture fixture)
         var running = (await grain.GetAsync())!;
 
         // The job's stored state cannot be written: the pause is decided but waits for its commit.
-        await using var locker = new NpgsqlConnection(fixture.Database.ConnectionString);
-        await locker.OpenAsync();
-        await using var transaction = await locker.BeginTransactionAsync();
-        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM grain_state WHERE grain_id = @id AND state_name = 'job' FOR UPDATE", locker, transaction))
-        {
-            lockRow.Parameters.AddWithValue("id", $"job/{id}");
-            Assert.Equal(1, await lockRow.ExecuteScalarAsync());
-        }
-
+        await using var locked = await JobStateLock.JobAsync(fixture.Database, id);
         var pause = grain.ControlAsync(new JobControl(JobAction.Pause, "test", null, true));
-        await Wait.UntilAsync("the pause's write to wait for the row lock", async () => await fixture.Database.ScalarAsync<long>(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%grain_state%'") > 0);
+        await Wait.UntilAsync("the pause's write to wait for the row lock", async () => await locked.WaitingAsync() > 0);
         var during = (await grain.GetAsync())!;
 
-        await transaction.RollbackAsync();
+        await locked.ReleaseAsync();
         var paused = await pause;
         Assert.Equal(JobStatus.Running, during.Status);
         Assert.Equal(running.Version, during.Version);

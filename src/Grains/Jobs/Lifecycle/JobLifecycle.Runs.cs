@@ -85,26 +85,51 @@ public sealed partial class JobLifecycle
             effects.Add(new StopRun(Hard: true));
         }
 
-        if (State.Status is JobStatus.Cancelling or JobStatus.Pausing)
+        switch (AfterRunLost($"the {StopName} was completed by a hard stop: {problem}", options))
         {
-            CompleteStop($"the {StopName} was completed by a hard stop: {problem}", JournalActors.Watchdog);
-        }
-        else if (State.WatchdogRestarts < options.MaxRecoveries)
-        {
-            State.WatchdogRestarts++;
-            State.Recoveries++;
-            State.OwnerSilo = silo;
-            Journal(JournalEntryTypes.Recovery, State.Status, State.Status,
-                $"watchdog restart {State.WatchdogRestarts} of {options.MaxRecoveries} from the checkpoint: {problem}", JournalActors.Watchdog, data);
-            Launch(effects);
-        }
-        else
-        {
-            GiveUp(kind, problem, $"{options.MaxRecoveries} watchdog restarts", options.WhenRecoveriesExhausted, data);
+            case RunLoss.Restart:
+                State.OwnerSilo = silo;
+                Journal(JournalEntryTypes.Recovery, State.Status, State.Status,
+                    $"watchdog restart {State.WatchdogRestarts} of {options.MaxRecoveries} from the checkpoint: {problem}", JournalActors.Watchdog, data);
+                Launch(effects);
+                break;
+            case RunLoss.GiveUp:
+                GiveUp(kind, problem, $"{options.MaxRecoveries} watchdog restarts", options.WhenRecoveriesExhausted, data);
+                break;
         }
 
         ReleaseIfIdle(effects);
         return JobDecision.Saved(effects);
+    }
+
+    /// <summary>
+    /// A run was lost to the watchdog (stalled, overdue, its worker's lease lapsed): a cancel or pause
+    /// under way completes (<paramref name="stopped"/> says how); otherwise the attempt gets another run
+    /// from the checkpoint, counted, up to the type's MaxRecoveries; after that it gives up.
+    /// </summary>
+    private RunLoss AfterRunLost(string stopped, JobTypeOptions options)
+    {
+        if (State.Status is JobStatus.Cancelling or JobStatus.Pausing)
+        {
+            CompleteStop(stopped, JournalActors.Watchdog);
+            return RunLoss.Stopped;
+        }
+
+        if (State.WatchdogRestarts >= options.MaxRecoveries)
+        {
+            return RunLoss.GiveUp;
+        }
+
+        State.WatchdogRestarts++;
+        State.Recoveries++;
+        return RunLoss.Restart;
+    }
+
+    private enum RunLoss
+    {
+        Stopped,
+        Restart,
+        GiveUp,
     }
 
     /// <summary>The type's recoveries are spent (<paramref name="spent"/> says on what): pause for investigation, or fail.</summary>

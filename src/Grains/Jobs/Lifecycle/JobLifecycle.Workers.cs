@@ -228,30 +228,24 @@ public sealed partial class JobLifecycle
         EndLease(effects);
         Supersede();
 
-        if (State.Status is JobStatus.Cancelling or JobStatus.Pausing)
+        switch (AfterRunLost($"the {StopName} completed when the lease lapsed: {problem}", options))
         {
-            CompleteStop($"the {StopName} completed when the lease lapsed: {problem}", JournalActors.Watchdog);
-        }
-        else if (State.WatchdogRestarts < options.MaxRecoveries)
-        {
-            State.WatchdogRestarts++;
-            State.Recoveries++;
-            State.StartAsNewAttempt = false;
-            Journal(JournalEntryTypes.Recovery, State.Status, JobStatus.Queued,
-                $"back in the queue with its checkpoint ({State.WatchdogRestarts} of {options.MaxRecoveries}): {problem}", JournalActors.Watchdog, data);
-            Move(JobStatus.Queued, "the worker's lease lapsed; waiting for a worker", JournalActors.Watchdog);
-            State.QueuedReason = $"waiting for a worker: the lease of {worker} lapsed";
-            // Out of the holders and into the queue again, behind the jobs already waiting.
-            var slot = ResourceKey.RunSlot(State.Type);
-            State.Held.Clear();
-            _acquiring = slot;
-            effects.Add(new ReleaseResource(slot));
-            effects.Add(new AcquireResource(slot));
-            return JobDecision.Saved(effects);
-        }
-        else
-        {
-            GiveUp(kind, problem, $"{options.MaxRecoveries} lapsed leases", options.WhenRecoveriesExhausted, data);
+            case RunLoss.Restart:
+                State.StartAsNewAttempt = false;
+                Journal(JournalEntryTypes.Recovery, State.Status, JobStatus.Queued,
+                    $"back in the queue with its checkpoint ({State.WatchdogRestarts} of {options.MaxRecoveries}): {problem}", JournalActors.Watchdog, data);
+                Move(JobStatus.Queued, "the worker's lease lapsed; waiting for a worker", JournalActors.Watchdog);
+                State.QueuedReason = $"waiting for a worker: the lease of {worker} lapsed";
+                // Out of the holders and into the queue again, behind the jobs already waiting.
+                var slot = ResourceKey.RunSlot(State.Type);
+                State.Held.Clear();
+                _acquiring = slot;
+                effects.Add(new ReleaseResource(slot));
+                effects.Add(new AcquireResource(slot));
+                return JobDecision.Saved(effects);
+            case RunLoss.GiveUp:
+                GiveUp(kind, problem, $"{options.MaxRecoveries} lapsed leases", options.WhenRecoveriesExhausted, data);
+                break;
         }
 
         ReleaseIfIdle(effects);

@@ -15,22 +15,8 @@ public sealed class JobLifecycleActionTests
 {
     private static readonly ResourceKey Slot = ResourceKey.RunSlot("synthetic");
 
-    public static TheoryData<JobStatus, JobAction> Pairs()
-    {
-        var data = new TheoryData<JobStatus, JobAction>();
-        foreach (var status in Enum.GetValues<JobStatus>())
-        {
-            foreach (var action in Enum.GetValues<JobAction>())
-            {
-                data.Add(status, action);
-            }
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Pairs))]
+    [MemberData(nameof(JobTransitionsTests.AllActions), MemberType = typeof(JobTransitionsTests))]
     public void Control_DoesWhatTheActionTableSays(JobStatus status, JobAction action)
     {
         var (life, state) = InStatus(status);
