@@ -21,6 +21,7 @@ public sealed partial class JobGrain
         var save = decision.Save;
         var pending = new Queue<JobEffect>(decision.Effects);
         var afterSave = new List<JobEffect>();
+        var releases = new List<Task>();
         while (pending.TryDequeue(out var effect))
         {
             switch (effect)
@@ -37,6 +38,11 @@ public sealed partial class JobGrain
                 case ReleaseResource release when pending.Any(e => e is AcquireResource again && again.Key == release.Key):
                     // Back into the queue: out of the holders first.
                     await ReleaseQuietlyAsync(release.Key);
+                    break;
+                case ReleaseResource release:
+                    // Sent alongside the write, so the next job need not wait for this one's commit; awaited
+                    // after it, quietly: the job's own state never waits for a resource whose silo just died.
+                    releases.Add(ReleaseQuietlyAsync(release.Key));
                     break;
                 case StopRun stop:
                     // Before the write: a hard-stopped run is fenced out already, and must stop at once.
@@ -65,16 +71,10 @@ public sealed partial class JobGrain
 
         foreach (var effect in notStored is null || carryWhenNotStored ? afterSave : [])
         {
-            if (effect is ReleaseResource release)
-            {
-                // After the write: the job's own state never waits for a resource (its silo may have just died).
-                await ReleaseQuietlyAsync(release.Key);
-            }
-            else
-            {
-                Carry(effect);
-            }
+            Carry(effect);
         }
+
+        await Task.WhenAll(releases);
 
         if (notStored is not null)
         {
