@@ -115,12 +115,17 @@ public sealed partial class JobGrain
 
     private async Task AfterSaveAsync()
     {
+        if (_deactivating)
+        {
+            return;
+        }
+
         if (_runs.Current is null && _wakeTimer is null)
         {
             DelayDeactivation(TimeSpan.Zero); // no run or wake-up to keep it for any more
         }
 
-        await _watchdog.SyncAsync(_deactivating);
+        await _watchdog.SyncAsync(_deactivating, _life.HasLiveRun);
         if (JobTransitions.IsTerminal(state.State.Status) && _runs.Current is null)
         {
             // A finished job is read rarely: free its memory now instead of after the idle collection age
@@ -143,7 +148,7 @@ public sealed partial class JobGrain
             var ticket = await Resource(key).RequestAsync(JobId, state.State.Priority, time.GetUtcNow());
             return _life.ResourceAnswered(key, ticket);
         }
-        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogResourceUnanswered(logger, ex, JobId, key.ToString());
             return _life.ResourceUnanswered(key, ex.GetType().Name);

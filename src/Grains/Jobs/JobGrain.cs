@@ -51,6 +51,7 @@ public sealed partial class JobGrain(
         {
             IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
             Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
+            Flushed = AfterSaveAsync,
         };
         _watchdog = new WatchdogReminder(this, () => state.State, Watch, JobId, logger);
         if (!state.State.Exists)
@@ -65,7 +66,9 @@ public sealed partial class JobGrain(
             _writer.Project();
         }
 
-        await ApplyAsync(_life.Activated());
+        // An activation whose write fails is abandoned: it must leave no run behind (a run of an epoch that
+        // was never stored would share it with the next activation's).
+        await ApplyAsync(_life.Activated(), carryWhenNotStored: false);
         EnableFlush();
     }
 
@@ -101,7 +104,9 @@ public sealed partial class JobGrain(
             }
         }
 
-        if (!shuttingDown && state.State.WatchedBy is not null)
+        // A job that only waits for a resource needs no activation: the resource calls it when it is its turn.
+        var needsActivation = JobLifecycle.IsRunning(state.State.Status) || state.State.RetryAt is not null || state.State.Held.Count > 0;
+        if (!shuttingDown && state.State.WatchedBy is not null && needsActivation)
         {
             SelfWake.Start(GrainFactory, JobId, $"activation on {SiloName} deactivated ({reason.ReasonCode})", logger);
         }

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Watchdog;
 
 namespace OrleansJobs.Recovery;
@@ -17,6 +19,7 @@ public sealed partial class RecoverySweep(
     IGrainFactory grains,
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> options,
+    JobHandlerRegistry registry,
     TimeProvider time,
     ILogger<RecoverySweep> logger)
 {
@@ -112,6 +115,7 @@ public sealed partial class RecoverySweep(
                 }
             });
 
+        await TouchRunSlotsAsync(cancellationToken);
         var gone = candidates.Select(c => c.Silo).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var run = new RecoveryRun(
             reason, started, time.GetUtcNow(), candidates.Count, recovered, failed, gone, silo.SiloAddress.ToParsableString(), repairs.Count);
@@ -122,6 +126,26 @@ public sealed partial class RecoverySweep(
 
         return run;
     }
+
+    /// <summary>
+    /// Calls the run slots of every registered type. Waiting jobs never re-ask: a slots grain that lost
+    /// its activation with a silo, and that nothing else calls, is activated here and reads its running
+    /// and waiting jobs from the job index.
+    /// </summary>
+    private Task TouchRunSlotsAsync(CancellationToken cancellationToken) => Task.WhenAll(registry.Names.Select(async type =>
+    {
+        try
+        {
+            await grains.GetGrain<IRunSlotsGrain>(type).GetStatsAsync().WaitAsync(WakeTimeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
+        {
+            LogSlotsUnreachable(logger, type, ex.GetType().Name);
+        }
+    }));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery sweep could not reach the run slots of type {Type} ({Error}); the next sweep tries again")]
+    private static partial void LogSlotsUnreachable(ILogger logger, string type, string error);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Recovery sweep ({Reason}): {Candidates} job(s) of silos no longer active ({Silos}); {Recovered} resumed, {Failed} unreachable; {Repaired} stale index row(s) rewritten")]

@@ -52,7 +52,7 @@ public sealed partial class WorkerGatewayGrain(JobHandlerRegistry registry, ILog
                     if (lease is null)
                     {
                         // Not claimable any more (or the call failed): give the slot back. The job, if it still
-                        // waits, is in the queue again through its own re-ask.
+                        // waits, is queued again when the type's slots next read waiting jobs from the index.
                         await admission.ReleaseAsync(jobId);
                     }
                 }

@@ -181,7 +181,8 @@ public sealed class JobGrainTests(AdoNetClusterFixture fixture)
         Assert.Equal(JobActionKind.AlreadyDone, (await grain.ControlAsync(Control(JobAction.Pause))).Kind);
         var paused = await WaitForStatusAsync(grain, JobStatus.Paused);
         Assert.Equal(await EffectsAsync(id), paused.Checkpoint.Processed);
-        Assert.Contains("checkpoint_saved:-", await JournalAsync(id));
+        // The journal is a projection: it follows the stored state.
+        await Wait.UntilAsync("the journal to show the saved checkpoint", async () => (await JournalAsync(id)).Contains("checkpoint_saved:-"));
         // Once Paused, nothing moves: a read after more than one item's time (an observation window, not a
         // wait for a condition) shows the same checkpoint, version and effects.
         await Task.Delay(TimeSpan.FromMilliseconds(600));

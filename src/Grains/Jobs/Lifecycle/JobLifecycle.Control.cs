@@ -109,7 +109,15 @@ public sealed partial class JobLifecycle
                 Continue(control, reason, effects);
                 break;
             default:
-                // Queued or paused jobs have no run to wait for (cancel, pause of a queued job).
+                // Queued or paused jobs have no run to wait for (cancel, pause of a queued job). A queued job
+                // whose previous run is still finishing its item (resumed while pausing) stops it now.
+                if (HasLiveRun)
+                {
+                    Supersede();
+                    _liveRun = null;
+                    effects.Add(new StopRun(Hard: true));
+                }
+
                 if (JobTransitions.IsTerminal(target))
                 {
                     Finish(target, target.ToString().ToLowerInvariant(), reason, control.Actor);
@@ -184,6 +192,7 @@ public sealed partial class JobLifecycle
         Supersede();
         State.RetryAt = null;
         State.QueuedReason = null;
+        State.HandedOverBy = null; // a hand-over that was not taken up by a recovery is over
         State.StartedAt ??= now;
         State.OwnerSilo = silo;
         Move(JobStatus.Running, reason, actor);

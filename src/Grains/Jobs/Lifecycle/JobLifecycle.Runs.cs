@@ -229,6 +229,11 @@ public sealed partial class JobLifecycle
             return JobDecision.Unsaved(new ScheduleWake(retryAt));
         }
 
+        if (HasLiveRun && State.Status == JobStatus.Queued)
+        {
+            return DrainingRunCheck(lastProgressAt, runStartedAt);
+        }
+
         if (!IsRunning(State.Status))
         {
             return JobDecision.None;
@@ -246,6 +251,31 @@ public sealed partial class JobLifecycle
 
         var verdict = RunHealth.Check(time.GetUtcNow(), lastProgressAt, runStartedAt, StallTimeout, TypeOptions?.MaxRunTime);
         return verdict is { } stuck ? RunStuck(stuck.Kind, stuck.Problem, lastProgressAt, runStartedAt) : JobDecision.None;
+    }
+
+    /// <summary>
+    /// Resumed while pausing, and the previous run has not stopped: if it is stuck, it is fenced out and
+    /// hard-stopped, and the job starts again with the slot it holds.
+    /// </summary>
+    private JobDecision DrainingRunCheck(DateTimeOffset lastProgressAt, DateTimeOffset runStartedAt)
+    {
+        if (RunHealth.Check(time.GetUtcNow(), lastProgressAt, runStartedAt, StallTimeout, TypeOptions?.MaxRunTime) is not { } stuck)
+        {
+            return JobDecision.None;
+        }
+
+        Journal(stuck.Kind, State.Status, State.Status, $"the previous run did not stop: {stuck.Problem}", JournalActors.Watchdog);
+        var effects = new List<JobEffect>();
+        Supersede();
+        _liveRun = null;
+        effects.Add(new StopRun(Hard: true));
+        if (State.RetryAt is null)
+        {
+            AcquireNext(effects, JournalActors.Watchdog);
+        }
+
+        ReleaseIfIdle(effects);
+        return JobDecision.Saved(effects);
     }
 
     /// <summary>Default stall timeout, for types that set none (<c>Watchdog:StallTimeout</c>).</summary>

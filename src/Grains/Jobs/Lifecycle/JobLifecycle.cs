@@ -190,6 +190,8 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
         _recovered = moved;
         if (State.RetryAt is null && State.Held.Count > 0)
         {
+            // Ask again: a holder is granted again, and a resource that lost this job queues it.
+            State.Held.Clear();
             return Continue();
         }
 

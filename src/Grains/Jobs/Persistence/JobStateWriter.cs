@@ -28,6 +28,9 @@ internal sealed partial class JobStateWriter(
     /// <summary>Called after every successful write, before the projection is sent.</summary>
     public Action? Saved { get; init; }
 
+    /// <summary>Called after a retried write finally succeeded: what the failed write's caller would have done after it.</summary>
+    public Func<Task>? Flushed { get; init; }
+
     public async Task SaveAsync()
     {
         var job = state.State;
@@ -116,6 +119,10 @@ internal sealed partial class JobStateWriter(
             await SaveAsync();
             LogFlushed(logger, jobId, _flushFailures);
             _flushFailures = 0;
+            if (Flushed is { } flushed)
+            {
+                await flushed();
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

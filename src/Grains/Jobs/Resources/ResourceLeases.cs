@@ -11,6 +11,7 @@ public sealed class ResourceLeases
     private readonly RankedSet<Waiter> _waiting = new(WaiterOrder.Instance);
     private readonly Dictionary<string, Waiter> _waiters = new(StringComparer.Ordinal);
     private long _arrivals;
+    private long _stamps; // each grant or confirmation of a holder gets a new stamp
 
     public int Limit { get; set; } = 1;
 
@@ -43,7 +44,7 @@ public sealed class ResourceLeases
             _waiting.Remove(waiter);
         }
 
-        _holders.TryAdd(jobId, new Holder(null, DateTimeOffset.MinValue));
+        _holders.TryAdd(jobId, new Holder(null, DateTimeOffset.MinValue, ++_stamps));
     }
 
     /// <summary>Takes the job out, whether it holds or waits. True when it held the resource.</summary>
@@ -85,7 +86,7 @@ public sealed class ResourceLeases
         var next = _waiting.Min;
         _waiting.Remove(next);
         _waiters.Remove(next.JobId);
-        _holders[next.JobId] = new Holder(next, now);
+        _holders[next.JobId] = new Holder(next, now, ++_stamps);
         return next.JobId;
     }
 
@@ -95,18 +96,22 @@ public sealed class ResourceLeases
             ? new ResourceTicket(true, _holders.Count, Limit, 0)
             : new ResourceTicket(false, _holders.Count, Limit, _waiters.TryGetValue(jobId, out var waiter) ? _waiting.RankOf(waiter) + 1 : 0);
 
-    /// <summary>Holders not confirmed for <paramref name="age"/>, with the time of their last confirmation.</summary>
-    public List<(string JobId, DateTimeOffset Since)> HoldersDue(DateTimeOffset now, TimeSpan age) =>
-        [.. _holders.Where(h => now - h.Value.ConfirmedAt > age).Select(h => (h.Key, h.Value.ConfirmedAt))];
+    /// <summary>Holders not confirmed for <paramref name="age"/>, with the stamp of their last grant or confirmation.</summary>
+    public List<(string JobId, long Stamp)> HoldersDue(DateTimeOffset now, TimeSpan age) =>
+        [.. _holders.Where(h => now - h.Value.ConfirmedAt > age).Select(h => (h.Key, h.Value.Stamp))];
 
-    /// <summary>Whether the holder is unchanged since <paramref name="since"/> (nobody released or admitted it again meanwhile).</summary>
-    public bool HeldSince(string jobId, DateTimeOffset since) => _holders.TryGetValue(jobId, out var holder) && holder.ConfirmedAt == since;
+    /// <summary>The stamp of the holder's last grant or confirmation; 0 when it holds nothing.</summary>
+    public long StampOf(string jobId) => _holders.TryGetValue(jobId, out var holder) ? holder.Stamp : 0;
 
+    /// <summary>Whether the holder is unchanged since <paramref name="stamp"/> (nobody released, granted or confirmed it again meanwhile).</summary>
+    public bool HeldSince(string jobId, long stamp) => _holders.TryGetValue(jobId, out var holder) && holder.Stamp == stamp;
+
+    /// <summary>The holder was heard from: it still holds.</summary>
     public void Confirm(string jobId, DateTimeOffset now)
     {
         if (_holders.TryGetValue(jobId, out var holder))
         {
-            _holders[jobId] = holder with { ConfirmedAt = now };
+            _holders[jobId] = holder with { ConfirmedAt = now, Stamp = ++_stamps };
         }
     }
 
@@ -119,7 +124,7 @@ public sealed class ResourceLeases
         }
     }
 
-    private sealed record Holder(Waiter? Origin, DateTimeOffset ConfirmedAt);
+    private sealed record Holder(Waiter? Origin, DateTimeOffset ConfirmedAt, long Stamp);
 
     private sealed record Waiter(string JobId, int Priority, DateTimeOffset QueuedAt, long Arrival);
 

@@ -38,6 +38,7 @@ public sealed partial class RunSlotsGrain(
         """;
 
     private readonly ResourceLeases _queue = new();
+    private bool _holdersLoaded; // nothing is granted before the running jobs are known: the limit would not hold
     private JobTypeOptions _options = new(); // the type's, read once at activation (the registry is fixed per silo)
 
     private ResourceKey Key => ResourceKey.RunSlot(this.GetPrimaryKeyString());
@@ -64,6 +65,8 @@ public sealed partial class RunSlotsGrain(
 
     Task<ResourceTicket> IResourceGrain.RequestAsync(string jobId, int priority, DateTimeOffset queuedAt)
     {
+        // A holder asking again still holds (a decline in flight from before must not free it).
+        _queue.Confirm(jobId, time.GetUtcNow());
         _queue.Enqueue(jobId, priority, queuedAt);
         // Admit in order; the requester is answered directly, others are told.
         Admit(except: jobId);
@@ -86,7 +89,8 @@ public sealed partial class RunSlotsGrain(
     /// Takes over the type's running jobs as holders (<paramref name="holders"/>) and its waiting jobs as
     /// waiters, from the job index. Entries the index shows wrongly are harmless: a job granted a slot
     /// it no longer waits for declines it, and the holder check frees the slot of a job that ended.
-    /// Should the database not answer, the next check reads again.
+    /// Should the database not answer, the next check reads again; nothing is granted until the
+    /// running jobs have been read.
     /// </summary>
     private async Task LoadAsync(bool holders, CancellationToken cancellationToken)
     {
@@ -102,6 +106,8 @@ public sealed partial class RunSlotsGrain(
                 {
                     _queue.AddHolder(reader.GetString(0));
                 }
+
+                _holdersLoaded = true;
             }
 
             var known = _queue.HolderCount + _queue.WaitingCount;
@@ -130,9 +136,9 @@ public sealed partial class RunSlotsGrain(
 
     private void Admit(string? except)
     {
-        if (External)
+        if (External || !_holdersLoaded)
         {
-            return; // workers take them
+            return; // workers take them; or the running jobs are not known yet
         }
 
         foreach (var jobId in _queue.Admit(time.GetUtcNow()))
@@ -146,9 +152,10 @@ public sealed partial class RunSlotsGrain(
 
     private async Task TellAsync(string jobId)
     {
+        var stamp = _queue.StampOf(jobId);
         try
         {
-            if (!await GrainFactory.GetGrain<IResourceHolder>(jobId).GrantedAsync(Key))
+            if (!await GrainFactory.GetGrain<IResourceHolder>(jobId).GrantedAsync(Key) && _queue.HeldSince(jobId, stamp))
             {
                 // It no longer waits (cancelled, paused, or the index showed it wrongly): the next one's turn.
                 _queue.Remove(jobId);
@@ -165,15 +172,20 @@ public sealed partial class RunSlotsGrain(
     /// <summary>Asks the holders not heard from lately whether they still hold a slot, and reads waiting jobs the index shows.</summary>
     private async Task CheckAsync(CancellationToken cancellationToken)
     {
+        if (!_holdersLoaded)
+        {
+            await LoadAsync(holders: true, cancellationToken);
+        }
+
         foreach (var batch in _queue.HoldersDue(time.GetUtcNow(), CheckPeriod).Chunk(HolderProbeBatch))
         {
             var answers = await Task.WhenAll(batch.Select(h => AskAsync(h.JobId, cancellationToken)));
             for (var i = 0; i < batch.Length; i++)
             {
-                var (jobId, since) = batch[i];
+                var (jobId, stamp) = batch[i];
                 // Requests and releases were served while the jobs were asked: act only on a holder
                 // that nobody has released or admitted again since the check began.
-                if (answers[i] is not { } claim || !_queue.HeldSince(jobId, since))
+                if (answers[i] is not { } claim || !_queue.HeldSince(jobId, stamp))
                 {
                     continue; // no answer: ask again next time
                 }

@@ -20,15 +20,15 @@ internal sealed partial class WatchdogReminder(Grain grain, Func<JobState> job, 
 
     private JobState State => job();
 
-    /// <summary>After a write: a running job gets its reminder (soon), any other job loses it.</summary>
-    public Task SyncAsync(bool deactivating)
+    /// <summary>After a write: a job that runs (or whose run still drains) gets its reminder (soon), any other job loses it.</summary>
+    public Task SyncAsync(bool deactivating, bool runLives)
     {
-        if (State.WatchedBy is null)
+        if (State.WatchedBy is null && !runLives)
         {
             return RemoveAsync();
         }
 
-        if (!deactivating && !State.WatchdogRegistered && _registerTimer is null && Lifecycle.JobLifecycle.IsRunning(State.Status))
+        if (!deactivating && !State.WatchdogRegistered && _registerTimer is null && (runLives || Lifecycle.JobLifecycle.IsRunning(State.Status)))
         {
             _registerTimer = grain.RegisterGrainTimer(RegisterAsync, new GrainTimerCreationOptions
             {
@@ -78,7 +78,7 @@ internal sealed partial class WatchdogReminder(Grain grain, Func<JobState> job, 
         _registerTimer = null;
         try
         {
-            if (!Lifecycle.JobLifecycle.IsRunning(State.Status) || State.WatchdogRegistered)
+            if (State.WatchedBy is null || State.WatchdogRegistered)
             {
                 return;
             }

@@ -331,9 +331,9 @@ public sealed class JobLifecycleTests
         var state = new JobState { Exists = true, Type = "synthetic", Status = JobStatus.Queued, ActiveSilo = Silo, Held = ["slot:synthetic"] };
         var life = New(state);
 
-        var decision = life.Activated();
-
-        Assert.IsType<StartRun>(Assert.Single(decision.Effects));
+        // It asks again (a resource that lost it queues it) and starts when granted.
+        Assert.Equal([new AcquireResource(Slot)], life.Activated().Effects);
+        Assert.IsType<StartRun>(Assert.Single(life.ResourceAnswered(Slot, Granted).Effects));
         Assert.Equal(JobStatus.Running, state.Status);
         Assert.Equal(ResourceClaim.Holds, life.ClaimOn(Slot));
         Assert.Equal(JobDecision.None, life.Granted(Slot)); // a repeated grant changes nothing now
@@ -362,5 +362,39 @@ public sealed class JobLifecycleTests
         Assert.Contains("did not answer", _state.QueuedReason, StringComparison.Ordinal);
         Assert.Equal(ResourceClaim.Waits, _life.ClaimOn(Slot));
         Assert.IsType<StartRun>(Assert.Single(_life.Granted(Slot).Effects));
+    }
+
+    [Fact]
+    public void ResumedWhilePausing_ARunThatNeverStops_IsHardStoppedByTheWatchdog_AndTheJobRunsAgain()
+    {
+        var epoch = Start();
+        var startedAt = _time.GetUtcNow();
+        _life.Control(Control(JobAction.Pause));
+        _life.Control(Control(JobAction.Resume));
+        Assert.Equal(JobDecision.None, _life.WatchdogTick(startedAt, startedAt));
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        var decision = _life.WatchdogTick(startedAt, startedAt);
+
+        Assert.Contains(new StopRun(Hard: true), decision.Effects);
+        var next = Assert.IsType<StartRun>(Assert.Single(decision.Effects, e => e is StartRun));
+        Assert.True(next.Epoch > epoch + 1);
+        Assert.Equal(JobStatus.Running, _state.Status);
+        Assert.False(_life.Checkpoint(epoch, JobCheckpoint.Start, JobProgress.None, [])); // the stuck run is fenced out
+    }
+
+    [Fact]
+    public void CancelWhileThePreviousRunDrains_HardStopsIt_AndGivesTheSlotBack()
+    {
+        Start();
+        _life.Control(Control(JobAction.Pause));
+        _life.Control(Control(JobAction.Resume));
+
+        var (_, cancel) = _life.Control(Control(JobAction.Cancel));
+
+        Assert.Equal(JobStatus.Cancelled, _state.Status);
+        Assert.Contains(new StopRun(Hard: true), cancel.Effects);
+        Assert.Contains(new ReleaseResource(Slot), cancel.Effects);
+        Assert.False(_life.HasLiveRun);
     }
 }

@@ -78,12 +78,15 @@ public sealed class ResourceLeasesTests
 
         var due = leases.HoldersDue(T0.AddMinutes(1), TimeSpan.FromSeconds(30));
         Assert.Equal(2, due.Count);
-        var (id, since) = due.Single(d => d.JobId == "w");
+        var (id, stamp) = due.Single(d => d.JobId == "w");
         leases.Remove("w");
         leases.Enqueue("w", 2, T0);
         leases.Admit(T0.AddMinutes(1));
 
-        Assert.False(leases.HeldSince(id, since)); // released and granted again meanwhile
+        Assert.False(leases.HeldSince(id, stamp)); // released and granted again meanwhile
+        var current = leases.StampOf("w");
+        leases.Confirm("w", T0.AddMinutes(2));
+        Assert.False(leases.HeldSince("w", current)); // heard from again: a decline of the older grant is stale
         leases.Requeue("w", T0.AddMinutes(1));
         Assert.Equal(new ResourceTicket(false, 1, 5, 1), leases.Ticket("w", grantHolders: false));
     }
