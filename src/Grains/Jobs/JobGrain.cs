@@ -82,6 +82,7 @@ public sealed partial class JobGrain(
     {
         _deactivating = true;
         _writer.RegisterTimer = null;
+        _watchdog.Stop();
         if (!state.State.Exists)
         {
             return;

@@ -17,6 +17,7 @@ internal sealed partial class WatchdogReminder(Grain grain, Func<JobState> job, 
 
     private IGrainTimer? _registerTimer;
     private IGrainReminder? _reminder;
+    private bool _stopped; // the activation is going away: no timer may be registered any more
 
     private JobState State => job();
 
@@ -28,7 +29,7 @@ internal sealed partial class WatchdogReminder(Grain grain, Func<JobState> job, 
             return RemoveAsync();
         }
 
-        if (!deactivating && !State.WatchdogRegistered && _registerTimer is null && (runLives || Lifecycle.JobLifecycle.IsRunning(State.Status)))
+        if (!deactivating && !_stopped && !State.WatchdogRegistered && _registerTimer is null && (runLives || Lifecycle.JobLifecycle.IsRunning(State.Status)))
         {
             _registerTimer = grain.RegisterGrainTimer(RegisterAsync, new GrainTimerCreationOptions
             {
@@ -39,6 +40,14 @@ internal sealed partial class WatchdogReminder(Grain grain, Func<JobState> job, 
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>The activation is going away: the pending registration is dropped (the next activation registers it).</summary>
+    public void Stop()
+    {
+        _stopped = true;
+        _registerTimer?.Dispose();
+        _registerTimer = null;
     }
 
     /// <summary>A tick arrived: the reminder exists, whatever this activation remembered.</summary>
@@ -78,7 +87,7 @@ internal sealed partial class WatchdogReminder(Grain grain, Func<JobState> job, 
         _registerTimer = null;
         try
         {
-            if (State.WatchedBy is null || State.WatchdogRegistered)
+            if (_stopped || State.WatchedBy is null || State.WatchdogRegistered)
             {
                 return;
             }
@@ -89,16 +98,29 @@ internal sealed partial class WatchdogReminder(Grain grain, Func<JobState> job, 
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // The reminder service may be moving (a silo just died): try again shortly.
-            LogNotRegistered(logger, ex, jobId);
+            // The reminder service may be moving (a silo just died): try again shortly, unless the
+            // activation is going away (the service stops with the silo; the next activation registers it).
             timer?.Dispose();
             timer = null;
-            _registerTimer = grain.RegisterGrainTimer(RegisterAsync, new GrainTimerCreationOptions
+            if (_stopped)
             {
-                DueTime = RegistrationRetry,
-                Period = Timeout.InfiniteTimeSpan,
-                KeepAlive = false,
-            });
+                return;
+            }
+
+            LogNotRegistered(logger, ex, jobId);
+            try
+            {
+                _registerTimer = grain.RegisterGrainTimer(RegisterAsync, new GrainTimerCreationOptions
+                {
+                    DueTime = RegistrationRetry,
+                    Period = Timeout.InfiniteTimeSpan,
+                    KeepAlive = false,
+                });
+            }
+            catch (Exception timerError) when (timerError is InvalidOperationException or ObjectDisposedException)
+            {
+                // The activation is already going away (its silo stops): the next activation registers it.
+            }
         }
         finally
         {
