@@ -28,9 +28,6 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
     /// <summary>The synthetic handler under a name whose runs stall after <see cref="StallTimeout"/> and pause after two restarts.</summary>
     public const string WatchedType = "synthetic-watched";
 
-    /// <summary>As <see cref="WatchedType"/>, but a run that stalls again after its restart fails the job.</summary>
-    public const string WatchedFailingType = "synthetic-watched-fail";
-
     /// <summary>Runs of this type are overdue after <see cref="MaxRunTime"/>; one restart, then paused.</summary>
     public const string TimedType = "synthetic-timed";
 
@@ -104,12 +101,6 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
             {
                 o.StallTimeout = StallTimeout;
                 o.MaxRecoveries = 2;
-            });
-            siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(WatchedFailingType, o =>
-            {
-                o.StallTimeout = StallTimeout;
-                o.MaxRecoveries = 1;
-                o.WhenRecoveriesExhausted = RecoveriesExhaustedAction.Fail;
             });
             siloBuilder.Services.AddJobHandler<SyntheticJobHandler>(TimedType, o =>
             {

@@ -6,8 +6,9 @@ namespace OrleansJobs.Tests.Jobs;
 
 /// <summary>
 /// The watchdog on a real two-silo cluster: reminders of running jobs (1 s period here), stall and
-/// overdue detection and each type's policy. Effects are asserted in the synthetic tables, the
-/// journal and the reminders table.
+/// overdue detection end to end. Effects are asserted in the synthetic tables, the journal and the
+/// reminders table. Each decision (restart, pause, fail, per type) is tested on fake time in
+/// <c>JobLifecycleTests</c>.
 /// </summary>
 [Collection(AdoNetClusterCollection.Name)]
 public sealed class WatchdogTests(AdoNetClusterFixture fixture)
@@ -39,23 +40,6 @@ public sealed class WatchdogTests(AdoNetClusterFixture fixture)
         // The slot is given back after the paused state is stored: ask until it has been.
         await Wait.ForAsync("the type's slot to be free", () => fixture.Cluster.Client.GetGrain<IRunSlotsGrain>(AdoNetClusterFixture.WatchedType).GetStatsAsync(),
             s => s.Held == 0);
-    }
-
-    [Fact]
-    public async Task HungRun_OfATypeThatFails_IsFailedAfterItsRestart()
-    {
-        var (id, grain) = NewJob();
-
-        await grain.SubmitAsync(Submission(AdoNetClusterFixture.WatchedFailingType, """{"items": 4, "hangAtItem": 2}"""));
-        var failed = await WaitForStatusAsync(grain, JobStatus.Failed, TimeSpan.FromSeconds(60));
-
-        Assert.Contains("stall_detected", failed.Error, StringComparison.Ordinal);
-        var journal = await JournalAsync(id);
-        Assert.Equal(2, journal.Count(e => e.Type == "stall_detected"));
-        Assert.Single(journal, e => e.Type == "recovery");
-        Assert.Contains(journal, e => e.Type == "state_change" && e.To == "Failed" && e.Actor == "watchdog");
-        Assert.Equal(1, await EffectsAsync(id));
-        await Wait.UntilAsync($"the watchdog reminder of {id} to be removed", async () => await RemindersAsync(id) == 0);
     }
 
     [Fact]

@@ -397,4 +397,24 @@ public sealed class JobLifecycleTests
         Assert.Contains(new ReleaseResource(Slot), cancel.Effects);
         Assert.False(_life.HasLiveRun);
     }
+
+    [Fact]
+    public void Watchdog_StalledRun_OfATypeThatFails_FailsAfterItsRestart_WithTheStallAsItsError()
+    {
+        _options.WhenRecoveriesExhausted = RecoveriesExhaustedAction.Fail;
+        Start();
+        var startedAt = _time.GetUtcNow();
+        _time.Advance(TimeSpan.FromSeconds(30));
+        _life.WatchdogTick(startedAt, startedAt);
+        Assert.Equal(JobStatus.Running, _state.Status); // restarted once (MaxRecoveries 1)
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        var failed = _life.WatchdogTick(startedAt, startedAt);
+
+        Assert.Equal(JobStatus.Failed, _state.Status);
+        Assert.StartsWith("stall_detected: no progress for 60 s", _state.Error, StringComparison.Ordinal);
+        Assert.Contains(new ReleaseResource(Slot), failed.Effects);
+        Assert.Equal("watchdog", _state.Outbox.Last(e => e.Type == JournalEntryTypes.StateChange).Actor);
+        Assert.Single(_state.Outbox, e => e.Type == JournalEntryTypes.Recovery);
+    }
 }
