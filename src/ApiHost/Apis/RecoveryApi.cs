@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using OrleansJobs.ApiHost.ReadModel;
+using OrleansJobs.Jobs;
 using OrleansJobs.Recovery;
 
 namespace OrleansJobs.ApiHost.Apis;
@@ -20,10 +21,10 @@ public static class RecoveryApi
         SELECT
             count(*) FILTER (WHERE {StalledJobs.Condition}),
             count(*) FILTER (WHERE j.status = 'Queued'),
-            count(*) FILTER (WHERE j.status IN ('Running', 'Cancelling', 'Pausing')),
+            count(*) FILTER (WHERE j.status IN ({JobStatusSql.Running})),
             count(*) FILTER (WHERE j.status = 'Paused')
         FROM job_index j
-        WHERE j.status IN ('Queued', 'Running', 'Cancelling', 'Pausing', 'Paused')
+        WHERE j.status IN ({JobStatusSql.Active})
         """;
 
     public static IEndpointRouteBuilder MapRecoveryApi(this IEndpointRouteBuilder app)

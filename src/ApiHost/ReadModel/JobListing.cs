@@ -51,8 +51,8 @@ public sealed class JobListing(NpgsqlDataSource database, ClusterView cluster)
 
         if (query.Interrupted == true)
         {
-            sql.Append("""
-                 AND j.status IN ('Queued', 'Running', 'Paused', 'Pausing', 'Cancelling') AND j.owner_silo IS NOT NULL
+            sql.Append($"""
+                 AND j.status IN ({JobStatusSql.Active}) AND j.owner_silo IS NOT NULL
                  AND NOT (j.owner_silo = ANY(@active_silos))
                 """);
             command.Parameters.Add(new NpgsqlParameter("active_silos", NpgsqlDbType.Array | NpgsqlDbType.Text)

@@ -13,8 +13,8 @@ namespace OrleansJobs.ApiHost.ReadModel;
 public static class StalledJobs
 {
     /// <summary>SQL condition on <c>job_index j</c>; needs <see cref="AddParameters"/>.</summary>
-    public const string Condition = """
-        (j.status IN ('Running', 'Cancelling', 'Pausing') AND coalesce(j.last_progress_at, j.started_at) < now() - (
+    public const string Condition = $"""
+        (j.status IN ({JobStatusSql.Running}) AND coalesce(j.last_progress_at, j.started_at) < now() - (
             SELECT t.stall_timeout FROM unnest(@stall_types, @stall_timeouts) AS t(job_type, stall_timeout) WHERE t.job_type = j.job_type))
         """;
 

@@ -128,6 +128,7 @@ public sealed partial class JobGrain(
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, check.Errors);
         }
 
+        _runs.Parameters = check.Parameters; // parsed once: the run starts from them
         try
         {
             // Accepted and started in one durable write: the hot path is one commit.
@@ -197,13 +198,12 @@ public sealed partial class JobGrain(
 
     async Task<bool> IResourceHolder.GrantedAsync(ResourceKey key)
     {
-        var decision = _life.Granted(key);
-        if (decision is { Save: false, Effects: [ReleaseResource release] } && release.Key == key)
+        if (_life.ClaimOn(key) == ResourceClaim.None)
         {
             return false; // not wanted (any more): the resource frees it itself
         }
 
-        await ApplyAsync(decision);
+        await ApplyAsync(_life.Granted(key));
         return true;
     }
 

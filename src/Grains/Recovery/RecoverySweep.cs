@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansJobs.Jobs;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Watchdog;
@@ -37,10 +38,10 @@ public sealed partial class RecoverySweep(
     // Index rows of active jobs that are behind the job's state although the state was written a
     // while ago: the silo died between the state's commit and the projection's. The job's outbox
     // still holds what is missing; activating the job writes it again (duplicates are ignored).
-    private const string StaleIndexSql = """
+    private const string StaleIndexSql = $"""
         SELECT j.job_id FROM job_index j
         JOIN grain_state g ON g.grain_id = 'job/' || j.job_id AND g.state_name = @state_name
-        WHERE j.status IN ('Queued', 'Running', 'Cancelling', 'Pausing', 'Paused')
+        WHERE j.status IN ({JobStatusSql.Active})
           AND g.modified_on < now() - @settle
           AND (convert_from(g.payload, 'UTF8')::jsonb ->> 'Version')::bigint > j.state_version
         """;

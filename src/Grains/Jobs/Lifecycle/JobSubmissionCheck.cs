@@ -7,7 +7,7 @@ namespace OrleansJobs.Jobs.Lifecycle;
 
 /// <summary>A submission as the silo checked it: its type, its parsed parameters and its fingerprint, or the errors that refuse it.</summary>
 public sealed record CheckedSubmission(
-    JobTypeRegistration? Registration, string ParametersJson, string Fingerprint, IReadOnlyList<JobParameterError> Errors);
+    JobTypeRegistration? Registration, string ParametersJson, JsonElement? Parameters, string Fingerprint, IReadOnlyList<JobParameterError> Errors);
 
 /// <summary>Checks a submission against the registered types, their handlers and <see cref="JobSubmissionLimits"/>, and fingerprints it for idempotency.</summary>
 public static class JobSubmissionCheck
@@ -31,17 +31,17 @@ public static class JobSubmissionCheck
         if (!handlers.TryGet(submission.Type, out var registration))
         {
             var known = string.Join(", ", handlers.Names.Order(StringComparer.Ordinal));
-            return new(null, parametersJson, fingerprint, [new("type", $"unknown job type '{submission.Type}' (known: {known})")]);
+            return new(null, parametersJson, parsed, fingerprint, [new("type", $"unknown job type '{submission.Type}' (known: {known})")]);
         }
 
         if (parsed is not { } parameters)
         {
-            return new(registration, parametersJson, fingerprint, [new("parameters", $"is not valid JSON: {parseError}")]);
+            return new(registration, parametersJson, null, fingerprint, [new("parameters", $"is not valid JSON: {parseError}")]);
         }
 
         var errors = handlers.Create(registration).Validate(parameters).ToList();
         errors.AddRange(JobSubmissionLimits.Validate(submission, now));
-        return new(registration, parametersJson, fingerprint, errors);
+        return new(registration, parametersJson, parameters, fingerprint, errors);
     }
 
     /// <summary>Identifies the request behind an idempotency key; invalid JSON is fingerprinted as given (it is refused anyway).</summary>

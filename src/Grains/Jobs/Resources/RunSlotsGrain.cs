@@ -26,8 +26,8 @@ public sealed partial class RunSlotsGrain(
     /// <summary>At most this many waiting jobs are held in memory from the index; the rest are read when these have been admitted.</summary>
     internal const int LoadWaitingLimit = 10_000;
 
-    private const string HoldersSql = """
-        SELECT job_id FROM job_index WHERE job_type = @type AND status IN ('Running', 'Cancelling', 'Pausing')
+    private const string HoldersSql = $"""
+        SELECT job_id FROM job_index WHERE job_type = @type AND status IN ({JobStatusSql.Running})
         """;
 
     private const string WaitingSql = """

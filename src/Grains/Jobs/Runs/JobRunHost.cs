@@ -22,6 +22,9 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
     /// <summary>The live run, until it reports its end or is stopped hard.</summary>
     public JobRunContext? Current => _run;
 
+    /// <summary>The job's parsed parameters, when the activation has them already (a submit parsed them); parsed at the first launch otherwise.</summary>
+    public JsonElement? Parameters { get; set; }
+
     /// <summary>When the live run started.</summary>
     public DateTimeOffset StartedAt => _startedAt;
 
@@ -45,7 +48,7 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
             throw new InvalidOperationException($"job {jobId}: type '{state.Type}' is not registered on this silo");
         }
 
-        var parameters = JsonDocument.Parse(state.ParametersJson).RootElement.Clone();
+        var parameters = Parameters ??= JsonDocument.Parse(state.ParametersJson).RootElement.Clone();
         var policy = new CheckpointPolicy(state.CheckpointEveryItems, state.CheckpointInterval);
         var run = new JobRunContext(jobId, state.Attempt, epoch, parameters, state.Checkpoint, state.Progress, state.Messages, policy, reports, time);
         var handler = handlers.Create(registration);
