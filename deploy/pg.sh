@@ -146,6 +146,12 @@ cmd_start() {
     die "$PGDATA_DIR exists but $PW_FILE is missing; run deploy/pg.sh destroy to start over"
   fi
   if as_owner "$BIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
+    # Line 4 of postmaster.pid is the port the running server listens on.
+    local running_port
+    running_port=$(sed -n 4p "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)
+    if [[ -n "$running_port" && "$running_port" != "$PORT" ]]; then
+      die "the private cluster already runs on port $running_port, not $PORT; stop it (deploy/pg.sh stop with that ORLEANSJOBS_PG_PORT) or use that port"
+    fi
     say "already running on 127.0.0.1:$PORT"
   else
     if pg_ready; then
@@ -153,7 +159,8 @@ cmd_start() {
     fi
     say "starting PostgreSQL on 127.0.0.1:$PORT (log: $PG_LOG)"
     # 9>&-: the server must not inherit the provisioning lock, or it would hold it forever.
-    as_owner "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 start >/dev/null 9>&- \
+    # -p: the port asked for now, whatever port the cluster was created with.
+    as_owner "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $PORT" -w -t 60 start >/dev/null 9>&- \
       || { tail -n 20 "$PG_LOG" >&2 || true; die "PostgreSQL did not start"; }
   fi
   if ! psql_local -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then

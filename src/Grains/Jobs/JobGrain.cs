@@ -9,6 +9,7 @@ using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Runs;
 using OrleansJobs.Jobs.Watchdog;
+using OrleansJobs.Membership;
 using OrleansJobs.Recovery;
 
 namespace OrleansJobs.Jobs;
@@ -23,6 +24,7 @@ public sealed partial class JobGrain(
     [PersistentState("job", OrleansJobsDatabase.JobStore)] IPersistentState<JobState> state,
     JobHandlerRegistry handlers,
     ProjectionBatcher projections,
+    SiloLiveness liveness,
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
     TimeProvider time,
@@ -46,8 +48,8 @@ public sealed partial class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _life = NewLifecycle();
-        _runs = new JobRunHost(JobId, handlers, time, logger);
-        _writer = new JobStateWriter(JobId, state, projections, SiloName, time, logger)
+        _runs = new JobRunHost(JobId, handlers, liveness, time, logger);
+        _writer = new JobStateWriter(JobId, state, projections, liveness, SiloName, time, logger)
         {
             IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
             Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,

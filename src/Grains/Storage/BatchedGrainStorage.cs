@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using OrleansJobs.Hosting;
+using OrleansJobs.Membership;
 using Orleans.Storage;
 
 namespace OrleansJobs.Storage;
@@ -35,6 +36,9 @@ public sealed class BatchedGrainStorageOptions
 /// idle silo's single write goes out at once, with no added wait.
 /// Each row keeps its own optimistic version: a write whose expected version is stale (another
 /// activation wrote meanwhile) fails with <see cref="InconsistentStateException"/> and changes nothing.
+/// Writes are fenced by the silo's membership row (<see cref="SiloMembershipRow.NotDeadSql"/>): once the
+/// cluster has declared this silo dead, every write fails with <see cref="SiloDeclaredDeadException"/>
+/// and changes nothing, so a silo that wakes from a freeze cannot overwrite what a survivor resumed.
 /// </summary>
 public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposable
 {
@@ -45,9 +49,11 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
         """;
 
     // One statement for updates (version must match) and inserts (no row may exist yet); the rows
-    // returned are the writes that took effect, and their new versions.
-    private const string WriteSql = """
-        WITH input AS (
+    // returned are the writes that took effect, and their new versions. Row 0 says the silo is dead.
+    private const string WriteSql = $"""
+        WITH fence AS (
+            SELECT {SiloMembershipRow.NotDeadSql} AS alive
+        ), input AS (
             SELECT * FROM unnest(@grain_id, @state_name, @expected, @payload, @watched_by)
                 WITH ORDINALITY AS t(grain_id, state_name, expected, payload, watched_by, i)
         ), updated AS (
@@ -55,17 +61,19 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
             SET payload = input.payload, watched_by = input.watched_by, version = s.version + 1, modified_on = now()
             FROM input
             WHERE input.expected IS NOT NULL AND s.grain_id = input.grain_id AND s.state_name = input.state_name
-              AND s.version = input.expected
+              AND s.version = input.expected AND (SELECT alive FROM fence)
             RETURNING input.i, s.version
         ), inserted AS (
             INSERT INTO grain_state (grain_id, state_name, version, payload, watched_by)
-            SELECT grain_id, state_name, 1, payload, watched_by FROM input WHERE expected IS NULL
+            SELECT grain_id, state_name, 1, payload, watched_by FROM input WHERE expected IS NULL AND (SELECT alive FROM fence)
             ON CONFLICT DO NOTHING
             RETURNING grain_id, state_name, version
         )
         SELECT i, version FROM updated
         UNION ALL
         SELECT input.i, inserted.version FROM inserted JOIN input USING (grain_id, state_name)
+        UNION ALL
+        SELECT 0, 0 FROM fence WHERE NOT alive
         """;
 
     private const string DeleteSql = """
@@ -77,13 +85,14 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
     private readonly IGrainStorageSerializer _serializer;
     private readonly BatchedGrainStorageOptions _options;
     private readonly ILogger _logger;
+    private readonly SiloMembershipRow? _fence;
     private readonly Channel<Operation> _reads = Channel.CreateUnbounded<Operation>(new() { SingleReader = false });
     private readonly Channel<Operation> _writes = Channel.CreateUnbounded<Operation>(new() { SingleReader = false });
     private readonly Task[] _workers;
 
     public BatchedGrainStorage(
         string name, NpgsqlDataSource dataSource, IGrainStorageSerializer serializer, BatchedGrainStorageOptions options,
-        ILogger<BatchedGrainStorage> logger)
+        ILogger<BatchedGrainStorage> logger, SiloMembershipRow? fence = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1);
@@ -92,6 +101,7 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
         _serializer = serializer;
         _options = options;
         _logger = logger;
+        _fence = fence;
         _workers =
         [
             .. Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(() => RunAsync(_reads.Reader, ReadBatchAsync))),
@@ -213,9 +223,16 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
             {
                 LogBatchFailed(_logger, ex, _name, batch.Count);
                 // The driver's exceptions cannot cross the wire: callers get one that can, carrying the message.
-                var failure = ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException
-                    ? new DatabaseUnavailableException($"the job store could not reach the database: {ex.GetType().Name}: {ex.Message}")
-                    : ex;
+                // Only a failure to reach the server reads as an outage; a statement the server refused does not.
+                var failure = ex switch
+                {
+                    SiloDeclaredDeadException => ex,
+                    PostgresException { IsTransient: false } refused => new InvalidOperationException(
+                        $"{_name}: the database refused the statement: {refused.SqlState}: {refused.MessageText}"),
+                    NpgsqlException or TimeoutException or System.Net.Sockets.SocketException =>
+                        new DatabaseUnavailableException($"the job store could not reach the database: {ex.GetType().Name}: {ex.Message}"),
+                    _ => ex,
+                };
                 foreach (var operation in batch)
                 {
                     operation.Done.TrySetException(failure);
@@ -263,12 +280,20 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
         {
             Value = batch.Select(o => o.WatchedBy).ToArray(),
         });
+        AddFenceParameters(command);
         var written = new int?[batch.Count];
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                written[reader.GetInt64(0) - 1] = reader.GetInt32(1);
+                var i = reader.GetInt64(0);
+                if (i == 0)
+                {
+                    throw new SiloDeclaredDeadException(
+                        $"{_name}: this silo was declared dead by the cluster; its writes are refused (the jobs continue on live silos)");
+                }
+
+                written[i - 1] = reader.GetInt32(1);
             }
         }
 
@@ -277,6 +302,21 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
         {
             batch[i].Done.TrySetResult((written[i], null));
         }
+    }
+
+    /// <summary>Outside a silo (storage tests) there is no membership row: the fence reads the writer as alive.</summary>
+    private void AddFenceParameters(NpgsqlCommand command)
+    {
+        if (_fence is not null)
+        {
+            _fence.AddParameters(command);
+            return;
+        }
+
+        command.Parameters.AddWithValue("fence_cluster", "");
+        command.Parameters.AddWithValue("fence_address", "");
+        command.Parameters.AddWithValue("fence_port", 0);
+        command.Parameters.AddWithValue("fence_generation", 0);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain storage {Name}: a batch of {Count} operations failed")]

@@ -1,5 +1,5 @@
-using System.Net.Sockets;
 using Microsoft.Extensions.Options;
+using OrleansJobs.Membership;
 
 namespace OrleansJobs.Silo.Hosting;
 
@@ -103,24 +103,7 @@ public sealed class RefusingSiloSweep(
         }
     }
 
-    private async Task<bool> RefusesConnectionAsync(SiloAddress silo, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.StartupProbeTimeout);
-        using var socket = new Socket(silo.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(silo.Endpoint, timeout.Token);
-            return false;
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
-        {
-            return true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            // No answer is not proof of death (a slow network looks the same): not ours to judge.
-            return false;
-        }
-    }
+    private Task<bool> RefusesConnectionAsync(SiloAddress silo, CancellationToken cancellationToken) =>
+        // No answer is not proof of death (a slow network looks the same): only a refusal is.
+        EndpointProbe.RefusesAsync(silo.Endpoint, options.Value.StartupProbeTimeout, cancellationToken);
 }

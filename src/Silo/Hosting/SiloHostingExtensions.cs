@@ -9,6 +9,7 @@ using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Jobs.Watchdog;
+using OrleansJobs.Membership;
 using OrleansJobs.Recovery;
 using OrleansJobs.Storage;
 
@@ -72,7 +73,8 @@ public static class SiloHostingExtensions
             sp.GetRequiredService<NpgsqlDataSource>(),
             new JsonGrainStorageSerializer(),
             sp.GetRequiredService<IOptions<BatchedGrainStorageOptions>>().Value,
-            sp.GetRequiredService<ILogger<BatchedGrainStorage>>()));
+            sp.GetRequiredService<ILogger<BatchedGrainStorage>>(),
+            sp.GetRequiredService<SiloMembershipRow>()));
         // Every other grain state: the Orleans ADO.NET provider, one statement per write.
         silo.AddAdoNetGrainStorageAsDefault(o =>
         {
@@ -91,7 +93,14 @@ public static class SiloHostingExtensions
         silo.Services.Configure<WatchdogOptions>(configuration.GetSection(WatchdogOptions.SectionName));
         silo.Services.AddSingleton<RecoverySweep>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RecoveryTrigger>();
-        silo.Services.AddSingleton<SyntheticEffectStore>();
+        // Liveness: proof of a peer's death declares it dead at once; this silo stops acting once declared dead.
+        silo.Services.Configure<LivenessOptions>(configuration.GetSection(LivenessOptions.SectionName));
+        silo.Services.AddSingleton<SiloMembershipRow>();
+        silo.Services.AddSingleton<SiloLiveness>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLiveness>());
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SiloDeathWatch>();
+        silo.Services.AddSingleton(sp => new SyntheticEffectStore(
+            sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<SiloLiveness>(), sp.GetRequiredService<ILocalSiloDetails>()));
         silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
         // Job types run by external workers, one subsection per type name (ExternalJobTypes:<name>:LeaseDuration, ...).
         foreach (var type in configuration.GetSection("ExternalJobTypes").GetChildren())

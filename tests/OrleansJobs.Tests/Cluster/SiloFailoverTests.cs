@@ -30,8 +30,12 @@ public sealed class SiloFailoverTests(AdoNetClusterFixture fixture)
     public async Task TestCluster_RunsOnAdoNetMembership()
     {
         // A silo stopped by an earlier test marks its own row Dead while it stops; wait for it all the same.
-        await Wait.UntilAsync("the Active rows to be the cluster's active silos", async () =>
-            await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM orleansmembershiptable WHERE status = 3") == Cluster.GetActiveSilos().Count());
+        await Wait.UntilAsync(
+            "the Active rows to be the cluster's active silos",
+            async () => await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM orleansmembershiptable WHERE status = 3") == Cluster.GetActiveSilos().Count(),
+            describe: async () => $"active: {string.Join(", ", Cluster.GetActiveSilos().Select(s => s.SiloAddress))}; rows: " + string.Join(", ", await fixture.Database.QueryAsync(
+                "SELECT address || ':' || port || '@' || generation || '=' || status || ' ' || coalesce(suspecttimes, '') FROM orleansmembershiptable ORDER BY generation",
+                r => r.GetString(0))));
 
         Assert.Equal(2, Cluster.GetActiveSilos().Count());
     }

@@ -50,6 +50,9 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
 
         var builder = new TestClusterBuilder(2);
         builder.Options.UseTestClusterMembership = false;
+        // Real sockets, as in production (the test cluster's default is an in-memory transport, on which
+        // no silo listens on its port and the death watch would take every member for gone).
+        builder.Options.ConnectionTransport = ConnectionTransportType.TcpSocket;
         builder.Options.ServiceId = $"svc-{Guid.NewGuid():N}"[..16];
         builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {

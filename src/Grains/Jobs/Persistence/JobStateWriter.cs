@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Projections;
+using OrleansJobs.Membership;
 
 namespace OrleansJobs.Jobs.Persistence;
 
@@ -8,10 +10,12 @@ namespace OrleansJobs.Jobs.Persistence;
 /// journal entries waiting in the state's outbox and the index row go to the silo's
 /// <see cref="ProjectionBatcher"/>; each entry leaves the outbox once its write is confirmed.
 /// A failed write (the database is away) is retried with backoff, so a change the caller was
-/// told failed is not left half-done in memory forever.
+/// told failed is not left half-done in memory forever. A silo declared dead writes nothing: the
+/// job store refuses its writes (<see cref="SiloMembershipRow.NotDeadSql"/>), and once the silo
+/// knows, it does not even try.
 /// </summary>
 internal sealed partial class JobStateWriter(
-    string jobId, IPersistentState<JobState> state, ProjectionBatcher projections, string silo, TimeProvider time, ILogger logger)
+    string jobId, IPersistentState<JobState> state, ProjectionBatcher projections, SiloLiveness liveness, string silo, TimeProvider time, ILogger logger)
 {
     private static readonly TimeSpan FlushMaxDelay = TimeSpan.FromSeconds(5);
 
@@ -33,6 +37,7 @@ internal sealed partial class JobStateWriter(
 
     public async Task SaveAsync()
     {
+        liveness.ThrowIfDeclaredDead();
         var job = state.State;
         job.Version++;
         job.UpdatedAt = time.GetUtcNow();
@@ -41,7 +46,7 @@ internal sealed partial class JobStateWriter(
         {
             await state.WriteStateAsync();
         }
-        catch (Exception ex) when (ex is not (OutOfMemoryException or Orleans.Storage.InconsistentStateException))
+        catch (Exception ex) when (ex is not (OutOfMemoryException or Orleans.Storage.InconsistentStateException or SiloDeclaredDeadException))
         {
             ScheduleFlush();
             throw;

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansJobs.Hosting;
+using OrleansJobs.Membership;
 
 namespace OrleansJobs.Jobs.Projections;
 
@@ -28,8 +30,10 @@ public readonly record struct ProjectionBatcherStats(long Requests, long Batches
 /// once, and under load requests pile up while a write is in flight, so batches grow with load.
 /// The entries stay in the grain's outbox until written, so a lost request (silo crash) is
 /// re-sent by the grain, and re-sending is harmless (see <see cref="ProjectionWriter"/>).
+/// A silo declared dead writes nothing more: the jobs' new silos send what is left from the outboxes.
 /// </summary>
-public sealed class ProjectionBatcher(ProjectionWriter writer, IOptions<ProjectionBatcherOptions> options, ILogger<ProjectionBatcher> logger)
+public sealed class ProjectionBatcher(
+    ProjectionWriter writer, IOptions<ProjectionBatcherOptions> options, ILogger<ProjectionBatcher> logger, SiloLiveness? liveness = null)
     : BackgroundService
 {
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -68,7 +72,23 @@ public sealed class ProjectionBatcher(ProjectionWriter writer, IOptions<Projecti
                     items += pending.Size;
                 }
 
-                await WriteWithRetryAsync(batch, stoppingToken);
+                try
+                {
+                    if (liveness is not null)
+                    {
+                        await liveness.EnsureAliveAsync(stoppingToken);
+                    }
+
+                    await WriteWithRetryAsync(batch, stoppingToken);
+                }
+                catch (SiloDeclaredDeadException dead)
+                {
+                    foreach (var pending in batch)
+                    {
+                        pending.Done.TrySetException(dead);
+                    }
+                }
+
                 batch.Clear();
             }
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Membership;
 
 namespace OrleansJobs.Jobs.Runs;
 
@@ -19,6 +20,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly JobMessageLog _messages;
+    private readonly SiloLiveness? _liveness;
+    private readonly CancellationTokenRegistration _onSiloDead;
     private string? _cursor;
     private Dictionary<string, long> _counters;
     private long _itemsSinceCheckpoint;
@@ -30,7 +33,7 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public JobRunContext(
         string jobId, int attempt, long epoch, JsonElement parameters, JobCheckpoint checkpoint, JobProgress progress,
-        IEnumerable<JobMessage> messages, CheckpointPolicy policy, IJobRunReports grain, TimeProvider time)
+        IEnumerable<JobMessage> messages, CheckpointPolicy policy, IJobRunReports grain, TimeProvider time, SiloLiveness? liveness = null)
     {
         JobId = jobId;
         Attempt = attempt;
@@ -50,6 +53,9 @@ internal sealed class JobRunContext : IJobContext, IDisposable
         }
 
         _lastCheckpointAt = time.GetTimestamp();
+        _liveness = liveness;
+        // A silo that learns it was declared dead stops its runs at once, mid-item.
+        _onSiloDead = liveness?.DeclaredDead.Register(static run => ((JobRunContext)run!).Abort(), this) ?? default;
     }
 
     /// <summary>Longest wait between tries of a checkpoint the grain could not store.</summary>
@@ -126,6 +132,12 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public async ValueTask ItemDoneAsync(string cursor, IReadOnlyDictionary<string, long>? counters = null)
     {
+        if (_liveness is not null)
+        {
+            // Before the next item: a silo that was frozen must first learn whether it is still a member.
+            await _liveness.EnsureAliveAsync(_abort.Token);
+        }
+
         JobCheckpoint? due = null;
         var processed = Progress.AddProcessed();
         lock (_lock)
@@ -203,6 +215,7 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public void Dispose()
     {
+        _onSiloDead.Dispose();
         _stop.Dispose();
         _abort.Dispose();
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Membership;
 
 namespace OrleansJobs.Jobs.Runs;
 
@@ -10,7 +11,7 @@ namespace OrleansJobs.Jobs.Runs;
 /// and hands it over at an item boundary when the activation goes away. It also watches the
 /// run's progress for the watchdog.
 /// </summary>
-internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handlers, TimeProvider time, ILogger logger)
+internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handlers, SiloLiveness liveness, TimeProvider time, ILogger logger)
 {
     private const int RunEndReportAttempts = 10;
 
@@ -50,7 +51,7 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
 
         var parameters = Parameters ??= JsonDocument.Parse(state.ParametersJson).RootElement.Clone();
         var policy = new CheckpointPolicy(state.CheckpointEveryItems, state.CheckpointInterval);
-        var run = new JobRunContext(jobId, state.Attempt, epoch, parameters, state.Checkpoint, state.Progress, state.Messages, policy, reports, time);
+        var run = new JobRunContext(jobId, state.Attempt, epoch, parameters, state.Checkpoint, state.Progress, state.Messages, policy, reports, time, liveness);
         var handler = handlers.Create(registration);
         _run = run;
         _startedAt = time.GetUtcNow();
@@ -127,9 +128,10 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
         }
 
         run.MarkHandlerEnded();
-        if (run.HandedOver)
+        if (run.HandedOver || liveness.IsDeclaredDead)
         {
-            // The deactivating grain stored where the run stopped; a report now would only wait for a grain going away.
+            // The deactivating grain stored where the run stopped, or this silo was declared dead and the job
+            // goes on elsewhere: a report now would only wait for a grain going away, or try to write.
             run.Dispose();
             return;
         }

@@ -1,12 +1,30 @@
 using Npgsql;
+using OrleansJobs.Membership;
 
 namespace OrleansJobs.Jobs.Synthetic;
 
-/// <summary>Writes a synthetic item's effect (once) and counts its execution (every time), in one statement.</summary>
-public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource)
+/// <summary>
+/// Writes a synthetic item's effect (once) and counts its execution (every time, with the silo that
+/// executed it), in one statement. Nothing is written by a silo that is not confirmed alive
+/// (<see cref="SiloLiveness"/>): a silo woken from a freeze checks first.
+/// </summary>
+public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLiveness? liveness, string silo)
 {
+    /// <summary>A store outside a silo (handler tests): nothing to check, executions recorded under <paramref name="silo"/>.</summary>
+    public SyntheticEffectStore(NpgsqlDataSource dataSource, string silo = "test")
+        : this(dataSource, null, silo)
+    {
+    }
+
+    public SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLiveness liveness, ILocalSiloDetails localSilo)
+        : this(dataSource, liveness, localSilo.SiloAddress.ToParsableString())
+    {
+    }
+
     private const string RecordSql = """
-        WITH executed AS (
+        WITH logged AS (
+            INSERT INTO synthetic_item_runs (job_id, item, attempt, silo) VALUES (@job, @item, @attempt, @silo)
+        ), executed AS (
             INSERT INTO synthetic_item_executions (job_id, item, executions, last_at)
             VALUES (@job, @item, 1, now())
             ON CONFLICT (job_id, item) DO UPDATE
@@ -33,10 +51,16 @@ public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource)
         {
             try
             {
+                if (liveness is not null)
+                {
+                    await liveness.EnsureAliveAsync(cancellationToken);
+                }
+
                 await using var command = dataSource.CreateCommand(RecordSql);
                 command.Parameters.AddWithValue("job", jobId);
                 command.Parameters.AddWithValue("item", item);
                 command.Parameters.AddWithValue("attempt", attempt);
+                command.Parameters.AddWithValue("silo", silo);
                 return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
             }
             catch (NpgsqlException ex) when (ex is not PostgresException { IsTransient: false } && DateTimeOffset.UtcNow < giveUpAt
