@@ -3,14 +3,17 @@ using System.Globalization;
 namespace OrleansJobs.Benchmarks;
 
 /// <summary>Command line of the benchmark runner. Every load loop is bounded in count and in time.</summary>
-public sealed record BenchOptions(string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos, int Kills = 5)
+public sealed record BenchOptions(
+    string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos, int Kills = 5, string Mode = "kill", int FreezeSeconds = 30)
 {
     public const string Usage = """
         usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K]
-               OrleansJobs.Benchmarks recovery [--jobs N] [--kills K] [--silos K] [--max-seconds S]
+               OrleansJobs.Benchmarks recovery [--mode kill|freeze] [--jobs N] [--kills K] [--freeze-seconds F] [--silos K] [--max-seconds S]
           --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
                              recovery: long jobs kept running through the kills (default 30)
-          --kills            recovery: silos killed with SIGKILL, one after another (default 5, at least 5)
+          --mode             recovery: kill (SIGKILL) or freeze (SIGSTOP, then SIGCONT after --freeze-seconds) (default kill)
+          --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5)
+          --freeze-seconds   recovery, freeze: how long each silo stays frozen (default 30, 5 to 300)
           --concurrency      concurrent HTTP clients in that phase (default 64, at most 512)
           --latency-samples  sequential submissions timed for submit-to-Running latency (default 1000)
           --max-seconds      time limit of each phase (default 120)
@@ -30,6 +33,12 @@ public sealed record BenchOptions(string Scenario, int Jobs, int Concurrency, in
             : new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(120), 1);
         for (var i = 1; i < args.Length; i += 2)
         {
+            if (args[i] == "--mode" && args[0] == "recovery" && i + 1 < args.Length && args[i + 1] is "kill" or "freeze")
+            {
+                options = options with { Mode = args[i + 1] };
+                continue;
+            }
+
             if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var value))
             {
                 return null;
@@ -39,6 +48,7 @@ public sealed record BenchOptions(string Scenario, int Jobs, int Concurrency, in
             {
                 "--jobs" when value is >= 1 and <= 200_000 => options with { Jobs = value },
                 "--kills" when value is >= 5 and <= 50 => options with { Kills = value },
+                "--freeze-seconds" when value is >= 5 and <= 300 => options with { FreezeSeconds = value },
                 "--concurrency" when value is >= 1 and <= 512 => options with { Concurrency = value },
                 "--latency-samples" when value is >= 10 and <= 100_000 => options with { LatencySamples = value },
                 "--max-seconds" when value is >= 5 and <= 3_600 => options with { PhaseLimit = TimeSpan.FromSeconds(value) },

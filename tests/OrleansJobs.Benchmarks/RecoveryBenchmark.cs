@@ -8,28 +8,33 @@ using OrleansJobs.Harness;
 namespace OrleansJobs.Benchmarks;
 
 /// <summary>
-/// Time from SIGKILL of a silo to each of its running jobs making progress again on a survivor,
-/// over several kills. Progress is read from the job index (written at each checkpoint), never by
-/// calling the jobs: a call would itself re-activate a job and hide how fast the watchdog and the
-/// recovery sweep are on their own.
+/// Time from SIGKILL (or SIGSTOP) of a silo to each of its running jobs making progress again on a
+/// survivor, over several events. Progress is read from the job index (written at each checkpoint),
+/// never through the job: only the reads below call the jobs, and they go through the API host,
+/// which must answer within a second whatever the cluster's state. A frozen silo is woken after
+/// <c>--freeze-seconds</c>; the items it executes after waking are counted from the executions log.
 /// </summary>
 public static class RecoveryBenchmark
 {
     // Long jobs of short items, checkpointed every 50 items (0.25 s): they outlive every kill.
     private const string LongJob = """{"type":"synthetic","parameters":{"items":1000000,"itemMs":5,"record":false},"checkpoint":{"everyItems":50}}""";
 
+    // Freeze: every execution is logged with its silo (record), so a woken silo's items can be counted.
+    private const string RecordedJob = """{"type":"synthetic","parameters":{"items":1000000,"itemMs":20,"record":true},"checkpoint":{"everyItems":10}}""";
+
     /// <summary>The target for the slowest job of a kill; slower kills print the survivors' recovery log lines.</summary>
     private static readonly TimeSpan SlowRecovery = TimeSpan.FromSeconds(10);
 
     public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
     {
+        var freeze = options.Mode == "freeze";
         Log($"starting a fresh database, {options.Silos} silo processes and the API host");
         await using var system = await BenchSystem.StartAsync(options.Silos);
         using var http = new HttpClient { BaseAddress = system.Api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var jobs = new List<string>();
         for (var i = 0; i < options.Jobs; i++)
         {
-            using var content = new StringContent(LongJob, Encoding.UTF8, "application/json");
+            using var content = new StringContent(freeze ? RecordedJob : LongJob, Encoding.UTF8, "application/json");
             using var response = await http.PostAsync(new Uri("/api/jobs", UriKind.Relative), content, cancellationToken);
             if (response.StatusCode != HttpStatusCode.Created)
             {
@@ -40,9 +45,14 @@ public static class RecoveryBenchmark
         }
 
         var silos = system.Silos.ToList();
-        var table = new ResultTable("kill", "silo", "its running jobs", "median", "max", "declared dead after");
+        var table = new ResultTable(
+            freeze ? "freeze" : "kill", "silo", "its running jobs", "declared dead after", "progress: median", "max",
+            "zombie items", "slowest read", "other silos declared dead");
         var all = new LatencySamples();
+        var allReads = new LatencySamples();
         var failures = 0;
+        var zombieItems = 0L;
+        var falseDeaths = 0;
         for (var kill = 1; kill <= options.Kills; kill++)
         {
             // Everything settled: every job running and checkpointing, the membership table clean.
@@ -52,12 +62,46 @@ public static class RecoveryBenchmark
                 .Where(v => v.Address is not null)
                 .MaxBy(v => owners.Values.Count(o => o == v.Address));
             var affected = owners.Where(o => o.Value == victim.Address).Select(o => o.Key).ToArray();
-            Log($"kill {kill}: SIGKILL of {victim.Address} with {affected.Length} running jobs");
+            Log($"{(freeze ? "freeze" : "kill")} {kill}: {(freeze ? "SIGSTOP" : "SIGKILL")} of {victim.Address} with {affected.Length} running jobs");
+            var othersDeadBefore = await DeadRowsAsync(system.Database);
 
+            using var reading = new CancellationTokenSource();
+            var reads = ReadWhileAsync(http, affected, reading.Token);
             var killedAt = DateTimeOffset.UtcNow;
-            await victim.Silo.Process.KillAsync();
+            if (freeze)
+            {
+                victim.Silo.Process.Freeze();
+            }
+            else
+            {
+                await victim.Silo.Process.KillAsync();
+            }
+
             var (samples, evicted) = await MeasureAsync(system.Database, affected, victim.Address!, killedAt, options.PhaseLimit, cancellationToken);
             failures += affected.Length - samples.Count;
+            var zombie = 0L;
+            if (freeze)
+            {
+                // Frozen for the full time, then woken: it must learn it was declared dead and leave without executing an item.
+                var wakeAt = killedAt + TimeSpan.FromSeconds(options.FreezeSeconds);
+                if (wakeAt > DateTimeOffset.UtcNow)
+                {
+                    await Task.Delay(wakeAt - DateTimeOffset.UtcNow, cancellationToken);
+                }
+
+                var wokeAt = await system.Database.ScalarAsync<DateTime>("SELECT clock_timestamp()");
+                victim.Silo.Process.Thaw();
+                await victim.Silo.Process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+                zombie = await system.Database.ScalarAsync<long>(
+                    "SELECT count(*) FROM synthetic_item_runs WHERE silo = @silo AND at > @woke", ("silo", victim.Address!), ("woke", wokeAt));
+                zombieItems += zombie;
+            }
+
+            await reading.CancelAsync();
+            var slowestRead = await reads;
+            allReads.Add(slowestRead);
+            var othersDead = await DeadRowsAsync(system.Database) - othersDeadBefore - 1;
+            falseDeaths += Math.Max(0, othersDead);
             foreach (var sample in samples)
             {
                 all.Add(sample);
@@ -70,8 +114,9 @@ public static class RecoveryBenchmark
             }
 
             table.Add(
-                kill.ToString(CultureInfo.InvariantCulture), victim.Address!, $"{samples.Count} of {affected.Length}",
-                Seconds(measured.Percentile(50)), Seconds(measured.Max), Seconds(evicted));
+                kill.ToString(CultureInfo.InvariantCulture), victim.Address!, $"{samples.Count} of {affected.Length}", Seconds(evicted),
+                Seconds(measured.Percentile(50)), Seconds(measured.Max), freeze ? zombie.ToString(CultureInfo.InvariantCulture) : "",
+                Seconds(slowestRead), Math.Max(0, othersDead).ToString(CultureInfo.InvariantCulture));
 
             if (measured.Max > SlowRecovery.TotalMilliseconds)
             {
@@ -100,20 +145,63 @@ public static class RecoveryBenchmark
             silos[silos.IndexOf(victim.Silo)] = restarted;
         }
 
-        table.Add("all", "", $"{all.Count}", Seconds(all.Percentile(50)), Seconds(all.Max), "");
+        table.Add("all", "", $"{all.Count}", "", Seconds(all.Percentile(50)), Seconds(all.Max), freeze ? zombieItems.ToString(CultureInfo.InvariantCulture) : "",
+            Seconds(allReads.Max), falseDeaths.ToString(CultureInfo.InvariantCulture));
         Console.WriteLine();
         Console.WriteLine(table);
         Console.WriteLine(
             $"Conditions: {Environment.ProcessorCount} cores; {options.Silos} silo processes, the API host and this process on one machine; " +
-            $"{options.Jobs} jobs of 5 ms items checkpointing every 50 items; times from SIGKILL to the job's first checkpoint on a survivor, " +
-            "read from the job index; membership settings of src/Silo/appsettings.json; each killed silo restarted on its ports before the next kill.");
-        if (failures > 0)
+            (freeze
+                ? $"{options.Jobs} jobs of 20 ms items, each execution logged, checkpointing every 10 items; SIGSTOP, SIGCONT after {options.FreezeSeconds} s; zombie items: executions the woken silo logged after SIGCONT; "
+                : $"{options.Jobs} jobs of 5 ms items checkpointing every 50 items; ") +
+            "progress: from the signal to the job's first checkpoint on a survivor, read from the job index; reads: GET /api/jobs/{id} of the affected jobs, " +
+            "one after another through the event; membership settings of src/Silo/appsettings.json; each silo restarted on its ports before the next event.");
+        if (failures > 0 || zombieItems > 0 || falseDeaths > 0)
         {
-            Console.WriteLine($"Failures: {failures} job(s) did not make progress on a survivor within {options.PhaseLimit.TotalSeconds:0} s");
+            Console.WriteLine(
+                $"Failures: {failures} job(s) did not make progress on a survivor within {options.PhaseLimit.TotalSeconds:0} s; " +
+                $"{zombieItems} item(s) executed by woken silos; {falseDeaths} live silo(s) declared dead");
             return 1;
         }
 
         return 0;
+    }
+
+    private static Task<int> DeadRowsAsync(TestDatabase database) =>
+        database.ScalarAsync<int>("SELECT count(*)::int FROM orleansmembershiptable WHERE status = 6");
+
+    /// <summary>Reads the jobs through the API, one after another, until cancelled; returns the slowest read in milliseconds.</summary>
+    private static async Task<double> ReadWhileAsync(HttpClient http, string[] jobs, CancellationToken cancellationToken)
+    {
+        var slowest = 0.0;
+        for (var i = 0; !cancellationToken.IsCancellationRequested; i++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                using var response = await http.GetAsync(new Uri($"/api/jobs/{jobs[i % jobs.Length]}", UriKind.Relative), CancellationToken.None);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    Log($"  read of {jobs[i % jobs.Length]}: HTTP {(int)response.StatusCode}");
+                }
+            }
+            catch (HttpRequestException ex)
+            {
+                Log($"  read of {jobs[i % jobs.Length]} failed: {ex.Message}");
+            }
+
+            slowest = Math.Max(slowest, clock.Elapsed.TotalMilliseconds);
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        return slowest;
     }
 
     /// <summary>Waits until every job shows a recent checkpoint in the index; returns each job's silo.</summary>

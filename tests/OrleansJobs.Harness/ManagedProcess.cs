@@ -13,6 +13,8 @@ public sealed partial class ManagedProcess : IAsyncDisposable
 {
     private const int SigKill = 9;
     private const int SigTerm = 15;
+    private const int SigCont = 18; // Linux numbering
+    private const int SigStop = 19;
     private const int MaxLines = 400;
 
     private readonly Process _process;
@@ -88,6 +90,24 @@ public sealed partial class ManagedProcess : IAsyncDisposable
         }
 
         await WaitForExitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>SIGSTOP: the process stops running but keeps its sockets, as in a long pause, a stalled machine or a partition.</summary>
+    public void Freeze()
+    {
+        if (!_process.HasExited)
+        {
+            _ = Kill(_process.Id, SigStop);
+        }
+    }
+
+    /// <summary>SIGCONT: a frozen process runs again from where it stopped.</summary>
+    public void Thaw()
+    {
+        if (!_process.HasExited)
+        {
+            _ = Kill(_process.Id, SigCont);
+        }
     }
 
     /// <summary>SIGTERM: the graceful stop an orchestrator sends.</summary>

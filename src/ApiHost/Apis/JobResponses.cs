@@ -4,6 +4,34 @@ using OrleansJobs.Jobs;
 namespace OrleansJobs.ApiHost.Apis;
 
 /// <summary>A job as the API shows it.</summary>
+/// <param name="Id">The job's id.</param>
+/// <param name="Type">Its job type.</param>
+/// <param name="Status">Where it is in its lifecycle.</param>
+/// <param name="Progress">Items processed, of how many, and the fraction done.</param>
+/// <param name="Attempt">The current attempt, from 1.</param>
+/// <param name="MaxAttempts">Attempts allowed before the job fails for good.</param>
+/// <param name="Silo">The silo answerable for it while it is active.</param>
+/// <param name="CreatedAt">When it was submitted.</param>
+/// <param name="StartedAt">When its current attempt started.</param>
+/// <param name="FinishedAt">When it reached a terminal status.</param>
+/// <param name="Error">Why it failed, when it did.</param>
+/// <param name="QueuedReason">Why it waits, while Queued.</param>
+/// <param name="Checkpoint">Where a run resumes: the last stored checkpoint.</param>
+/// <param name="Messages">The latest messages its runs left (bounded).</param>
+/// <param name="Attempts">Its attempts so far.</param>
+/// <param name="Priority">Higher starts first.</param>
+/// <param name="IdempotencyKey">The submission's idempotency key, if any.</param>
+/// <param name="Recoveries">Times it resumed from its checkpoint after losing its run.</param>
+/// <param name="Parameters">The submitted parameters.</param>
+/// <param name="RunAfter">While Queued for a retry or a later start: when it may start.</param>
+/// <param name="Worker">External types: the worker that holds its lease.</param>
+/// <param name="LeaseExpiresAt">External types: when that lease ends unless renewed.</param>
+/// <param name="Version">Incremented by every stored change.</param>
+/// <param name="SiloUnreachable">
+/// True when the job's silo did not answer in time (it died and is not yet declared dead, or it is
+/// frozen or cut off): the job is shown as its last write stored it, so progress, checkpoint and
+/// messages may trail the live job by one checkpoint. False for a live read.
+/// </param>
 public sealed record JobResponse(
     string Id,
     string Type,
@@ -27,13 +55,14 @@ public sealed record JobResponse(
     DateTimeOffset? RunAfter,
     string? Worker,
     DateTimeOffset? LeaseExpiresAt,
-    long Version)
+    long Version,
+    bool SiloUnreachable = false)
 {
-    public static JobResponse From(JobSnapshot job) => new(
+    public static JobResponse From(JobSnapshot job, bool siloUnreachable = false) => new(
         job.Id, job.Type, job.Status, job.Progress, job.Attempt, job.MaxAttempts, job.Silo, job.CreatedAt, job.StartedAt,
         job.FinishedAt, job.Error, job.QueuedReason, job.Checkpoint, job.Messages, job.Attempts, job.Priority,
         job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter, job.Worker,
-        job.LeaseExpiresAt, job.Version);
+        job.LeaseExpiresAt, job.Version, siloUnreachable);
 }
 
 /// <summary>One journal entry as the API shows it (also one line of the <c>jsonl</c> format).</summary>

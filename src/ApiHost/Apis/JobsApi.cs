@@ -33,6 +33,8 @@ public static class JobsApi
         jobs.MapGet("/{id}", Get)
             .WithName("GetJob")
             .WithSummary("A job with its live progress, checkpoint, messages and attempts")
+            .WithDescription("Answers within about a second whatever the cluster's state: when the job's silo does not answer in time, " +
+                "the job is read from its stored state and siloUnreachable is true (it may trail the live job by one checkpoint).")
             .ProducesJobProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapDelete("/{id}", CancelByDelete)
@@ -113,10 +115,11 @@ public static class JobsApi
     public static async Task<Results<Ok<JobPage>, ValidationProblem>> List([AsParameters] ListJobsQuery query, JobListing listing, CancellationToken cancellationToken) =>
         TypedResults.Ok(await listing.QueryAsync(query, cancellationToken));
 
-    public static async Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Get([JobId] string id, IClusterClient cluster)
+    public static async Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Get(
+        [JobId] string id, JobReads reads, CancellationToken cancellationToken)
     {
-        var job = await cluster.GetGrain<IJobGrain>(id).GetAsync();
-        return job is null ? ApiProblems.NotFound(id) : TypedResults.Ok(JobResponse.From(job));
+        var read = await reads.ReadAsync(id, cancellationToken);
+        return read.Job is null ? ApiProblems.NotFound(id) : TypedResults.Ok(JobResponse.From(read.Job, read.SiloUnreachable));
     }
 
     public static Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> CancelByDelete(
@@ -148,10 +151,10 @@ public static class JobsApi
         ControlAsync(JobAction.ForceFail, "force-fail", id, request, http, cluster);
 
     public static async Task<Results<Ok<List<JournalEntryResponse>>, ContentHttpResult, ValidationProblem, ProblemHttpResult>> Journal(
-        [JobId] string id, [FromQuery(Name = "format"), Description("json (default): a JSON array; jsonl: one entry per line (application/jsonl).")] JournalFormat? format, JobJournal journal, IClusterClient cluster, CancellationToken cancellationToken)
+        [JobId] string id, [FromQuery(Name = "format"), Description("json (default): a JSON array; jsonl: one entry per line (application/jsonl).")] JournalFormat? format, JobJournal journal, JobReads reads, CancellationToken cancellationToken)
     {
         var entries = await journal.ReadAsync(id, cancellationToken);
-        if (entries.Count == 0 && await cluster.GetGrain<IJobGrain>(id).GetAsync() is null)
+        if (entries.Count == 0 && (await reads.ReadAsync(id, cancellationToken)).Job is null)
         {
             return ApiProblems.NotFound(id);
         }

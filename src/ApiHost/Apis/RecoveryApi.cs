@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Jobs;
 using OrleansJobs.Recovery;
@@ -11,8 +13,9 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="Queued">Jobs waiting for a slot, a retry or their start time.</param>
 /// <param name="Running">Running jobs, and those finishing their item on the way to Cancelled or Paused.</param>
 /// <param name="Paused">Paused jobs, including those the watchdog paused for investigation.</param>
-/// <param name="LastRecoveryRun">The last sweep, or null when none ran since the recovery grain was activated.</param>
-public sealed record RecoveryStatus(long Stalled, long Queued, long Running, long Paused, RecoveryRun? LastRecoveryRun);
+/// <param name="LastRecoveryRun">The last sweep, or null when none ran since the recovery grain was activated, or when its silo did not answer in time.</param>
+/// <param name="LastRecoveryRunUnreachable">True when the silo of the recovery grain did not answer in time (it is gone and the grain moves to a live silo): LastRecoveryRun is then null.</param>
+public sealed record RecoveryStatus(long Stalled, long Queued, long Running, long Paused, RecoveryRun? LastRecoveryRun, bool LastRecoveryRunUnreachable);
 
 /// <summary>Recovery of jobs whose silo is gone: status and an on-demand sweep.</summary>
 public static class RecoveryApi
@@ -47,7 +50,7 @@ public static class RecoveryApi
     }
 
     public static async Task<Ok<RecoveryStatus>> Status(
-        NpgsqlDataSource dataSource, IClusterClient cluster, ClusterView view, CancellationToken cancellationToken)
+        NpgsqlDataSource dataSource, IClusterClient cluster, ClusterView view, IOptions<ApiHostOptions> options, CancellationToken cancellationToken)
     {
         var last = cluster.GetGrain<IRecoveryGrain>(IRecoveryGrain.ClusterKey).GetLastRunAsync();
         await using var command = dataSource.CreateCommand(CountsSql);
@@ -55,7 +58,8 @@ public static class RecoveryApi
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var counts = (Stalled: reader.GetInt64(0), Queued: reader.GetInt64(1), Running: reader.GetInt64(2), Paused: reader.GetInt64(3));
-        return TypedResults.Ok(new RecoveryStatus(counts.Stalled, counts.Queued, counts.Running, counts.Paused, await last));
+        var (answered, run) = await LiveCalls.WithinAsync(last, options.Value.LiveReadTimeout, cancellationToken);
+        return TypedResults.Ok(new RecoveryStatus(counts.Stalled, counts.Queued, counts.Running, counts.Paused, run, !answered));
     }
 
     public static async Task<Ok<RecoveryRun>> Trigger(HttpContext http, IClusterClient cluster)

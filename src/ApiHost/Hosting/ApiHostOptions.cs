@@ -15,6 +15,13 @@ public sealed class ApiHostOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan GrainCallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a read waits for a live grain (a job, the job types, the last recovery sweep) before it
+    /// answers from what is stored instead, saying so: no read waits on a silo that does not answer.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:00:30")]
+    public TimeSpan LiveReadTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Budget of each readiness check (database, cluster).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan ReadinessCheckTimeout { get; set; } = TimeSpan.FromSeconds(3);

@@ -53,6 +53,7 @@ public static class ApiHostingExtensions
         builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddSingleton<JobListing>();
         builder.Services.AddSingleton<JobJournal>();
+        builder.Services.AddSingleton<JobReads>();
         return builder;
     }
 

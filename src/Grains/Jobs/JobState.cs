@@ -5,68 +5,23 @@ namespace OrleansJobs.Jobs;
 
 /// <summary>
 /// A job's durable state in the <c>jobs</c> store: the checkpoint. Stored as JSON, so the
-/// property names are the on-disk format: add properties, never rename or retype them.
+/// property names are the on-disk format: add properties, never rename or retype them. What the
+/// API shows is in <see cref="StoredJob"/>; this adds what only the job itself needs.
 /// </summary>
-public sealed class JobState : IWatchedState
+public sealed class JobState : StoredJob, IWatchedState
 {
-    public bool Exists { get; set; }
-
-    public string Type { get; set; } = "";
-
-    public string ParametersJson { get; set; } = "{}";
-
     /// <summary>SHA-256 of the submission, to tell a repeated request from a different one under the same key.</summary>
     public string RequestFingerprint { get; set; } = "";
-
-    public int Priority { get; set; }
-
-    public int MaxAttempts { get; set; }
 
     public int CheckpointEveryItems { get; set; }
 
     public TimeSpan CheckpointInterval { get; set; }
-
-    public string? IdempotencyKey { get; set; }
-
-    public JobStatus Status { get; set; }
-
-    public string? QueuedReason { get; set; }
-
-    public string? Error { get; set; }
-
-    public int Attempt { get; set; }
 
     /// <summary>Fencing token of the current run; a new run or a kill increments it.</summary>
     public long RunEpoch { get; set; }
 
     /// <summary>Whether the start this queued job waits for begins a new attempt (submit, restart, retry) or continues one (resume, recovery).</summary>
     public bool StartAsNewAttempt { get; set; }
-
-    /// <summary>When a failed attempt is retried.</summary>
-    public DateTimeOffset? RetryAt { get; set; }
-
-    public JobCheckpoint Checkpoint { get; set; } = JobCheckpoint.Start;
-
-    public JobProgress Progress { get; set; } = JobProgress.None;
-
-    public List<JobMessage> Messages { get; set; } = [];
-
-    public List<JobAttempt> Attempts { get; set; } = [];
-
-    public DateTimeOffset CreatedAt { get; set; }
-
-    public DateTimeOffset? StartedAt { get; set; }
-
-    public DateTimeOffset? FinishedAt { get; set; }
-
-    public DateTimeOffset? LastProgressAt { get; set; }
-
-    public DateTimeOffset UpdatedAt { get; set; }
-
-    public string? OwnerSilo { get; set; }
-
-    /// <summary>Times the job resumed from its checkpoint after losing its run (silo death, watchdog restart).</summary>
-    public int Recoveries { get; set; }
 
     /// <summary>Watchdog restarts (stalled or overdue) spent by the current attempt, out of the type's MaxRecoveries.</summary>
     public int WatchdogRestarts { get; set; }
@@ -79,9 +34,6 @@ public sealed class JobState : IWatchedState
 
     /// <summary>External types: the token of the worker lease under which the job runs; null when no worker holds it.</summary>
     public string? LeaseToken { get; set; }
-
-    /// <summary>External types: the worker holding the lease.</summary>
-    public string? LeaseWorker { get; set; }
 
     /// <summary>External types: how long the lease lasts after each report.</summary>
     public TimeSpan LeaseDuration { get; set; }
@@ -98,9 +50,6 @@ public sealed class JobState : IWatchedState
     /// <summary>A job that runs or waits must be picked up if <see cref="ActiveSilo"/> dies; a paused or finished one need not.</summary>
     [JsonIgnore]
     public string? WatchedBy => Exists && Status is JobStatus.Queued or JobStatus.Running or JobStatus.Cancelling or JobStatus.Pausing ? ActiveSilo : null;
-
-    /// <summary>Incremented by every write; the index row carries it so older rows never win.</summary>
-    public long Version { get; set; }
 
     /// <summary>Sequence number of the last journal entry.</summary>
     public long JournalSeq { get; set; }

@@ -82,13 +82,15 @@ public sealed partial class SiloLiveness(
         }
     }
 
-    private Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts confirming (the silo lifecycle calls it as the silo becomes active).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         _confirming = Task.Run(() => ConfirmLoopAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
-    private async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Stops confirming: the silo shuts down on its own, so runs are not held from here on.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _shuttingDown = true;
         Signal();

@@ -25,7 +25,7 @@ public sealed partial class RecoverySweep(
     ILogger<RecoverySweep> logger)
 {
     /// <summary>State name of job grains in the job store.</summary>
-    public const string JobStateName = "job";
+    public const string JobStateName = StoredJob.StateName;
 
     private static readonly TimeSpan WakeTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MembershipRefreshTimeout = TimeSpan.FromSeconds(5);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Orleans.Storage;
 
 namespace OrleansJobs.Storage;
@@ -12,11 +11,7 @@ namespace OrleansJobs.Storage;
 public sealed class JsonGrainStorageSerializer : IGrainStorageSerializer
 {
     /// <summary>Options of the on-disk format: property names as declared, enums by name.</summary>
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.General)
-    {
-        Converters = { new JsonStringEnumConverter() },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    public static JsonSerializerOptions Options => Jobs.StoredJob.JsonOptions;
 
     /// <inheritdoc />
     public BinaryData Serialize<T>(T? input) => new(JsonSerializer.SerializeToUtf8Bytes(input, Options));

@@ -7,12 +7,8 @@ namespace OrleansJobs.Jobs.Persistence;
 internal static class JobViews
 {
     /// <summary>The job as stored, with the live run's progress and messages.</summary>
-    public static JobSnapshot Snapshot(string jobId, JobState state, JobRunContext? run, DateTimeOffset? leaseExpiresAt) => new(
-        jobId, state.Type, state.Status, run?.Progress.Snapshot() ?? state.Progress, state.Attempt, state.MaxAttempts,
-        JobTransitions.IsTerminal(state.Status) ? null : state.OwnerSilo, state.CreatedAt, state.StartedAt, state.FinishedAt,
-        state.Error, state.QueuedReason, state.Checkpoint, run?.Messages ?? state.Messages, state.Attempts.ToList(),
-        state.Priority, state.IdempotencyKey, state.Recoveries, state.Version, state.ParametersJson,
-        state.Status == JobStatus.Queued ? state.RetryAt : null, state.LeaseWorker, leaseExpiresAt);
+    public static JobSnapshot Snapshot(string jobId, JobState state, JobRunContext? run, DateTimeOffset? leaseExpiresAt) =>
+        state.ToSnapshot(jobId, run?.Progress.Snapshot(), run?.Messages, leaseExpiresAt);
 
     public static JobIndexRow IndexRow(string jobId, JobState state, JobRunContext? run)
     {
