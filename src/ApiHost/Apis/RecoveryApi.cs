@@ -52,13 +52,15 @@ public static class RecoveryApi
     public static async Task<Ok<RecoveryStatus>> Status(
         NpgsqlDataSource dataSource, IClusterClient cluster, ClusterView view, IOptions<ApiHostOptions> options, CancellationToken cancellationToken)
     {
-        var last = cluster.GetGrain<IRecoveryGrain>(IRecoveryGrain.ClusterKey).GetLastRunAsync();
+        // Both grain answers are awaited at once, each for at most the live read budget.
+        var last = LiveCalls.WithinAsync(
+            cluster.GetGrain<IRecoveryGrain>(IRecoveryGrain.ClusterKey).GetLastRunAsync(), options.Value.LiveReadTimeout, cancellationToken);
         await using var command = dataSource.CreateCommand(CountsSql);
         StalledJobs.AddParameters(command, await view.JobTypesAsync());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var counts = (Stalled: reader.GetInt64(0), Queued: reader.GetInt64(1), Running: reader.GetInt64(2), Paused: reader.GetInt64(3));
-        var (answered, run) = await LiveCalls.WithinAsync(last, options.Value.LiveReadTimeout, cancellationToken);
+        var (answered, run) = await last;
         return TypedResults.Ok(new RecoveryStatus(counts.Stalled, counts.Queued, counts.Running, counts.Paused, run, !answered));
     }
 

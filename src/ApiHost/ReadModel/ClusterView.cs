@@ -14,6 +14,8 @@ public sealed class ClusterView(IClusterClient cluster, IOptions<ApiHostOptions>
     /// <summary>How long the known job types are used without asking again.</summary>
     private static readonly TimeSpan TypesFresh = TimeSpan.FromSeconds(10);
 
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(50);
+
     private (IReadOnlyList<JobTypeInfo> Types, long At)? _types;
 
     /// <summary>
@@ -29,23 +31,35 @@ public sealed class ClusterView(IClusterClient cluster, IOptions<ApiHostOptions>
             return fresh.Types;
         }
 
-        var call = cluster.GetGrain<IJobTypesGrain>(0).GetAllAsync();
-        if (known is null)
+        // Asked again while the budget lasts: a call that fails at once (it went to a silo that just
+        // died) is followed by another, which the client routes to a live silo.
+        var started = time.GetTimestamp();
+        while (true)
         {
-            // Nothing known yet: this first answer must be waited for (at most the grain call timeout).
-            var first = await call;
-            _types = (first, time.GetTimestamp());
-            return first;
-        }
+            var left = options.Value.LiveReadTimeout - time.GetElapsedTime(started);
+            if (left > TimeSpan.Zero)
+            {
+                var (answered, types) = await LiveCalls.WithinAsync(cluster.GetGrain<IJobTypesGrain>(0).GetAllAsync(), left, CancellationToken.None);
+                if (answered && types is not null)
+                {
+                    _types = (types, time.GetTimestamp());
+                    return types;
+                }
+            }
 
-        var (answered, types) = await LiveCalls.WithinAsync(call, options.Value.LiveReadTimeout, CancellationToken.None);
-        if (!answered || types is null)
-        {
-            return known.Value.Types;
-        }
+            if (known is { } stale)
+            {
+                return stale.Types;
+            }
 
-        _types = (types, time.GetTimestamp());
-        return types;
+            if (left <= TimeSpan.Zero)
+            {
+                // Never known, and no silo answers: the cluster is unavailable (503).
+                throw new TimeoutException("no silo answered for the registered job types");
+            }
+
+            await Task.Delay(RetryDelay, time);
+        }
     }
 
     /// <summary>The active silos, named as jobs record their owner (<c>address:port@generation</c>).</summary>

@@ -23,8 +23,13 @@ public sealed partial class SiloLiveness(
     TimeProvider time,
     ILogger<SiloLiveness> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
+    private static readonly TimeSpan CallsDrainTimeout = TimeSpan.FromSeconds(5);
+
     private readonly CancellationTokenSource _dead = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _silosStopping = new();
+    private readonly TaskCompletionSource _callsDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _callsInFlight;
     private long _confirmedAt = time.GetTimestamp(); // when the read that last found this silo a member started
     private TaskCompletionSource _nextConfirmation = NewConfirmation();
     private Task _confirming = Task.CompletedTask;
@@ -37,6 +42,37 @@ public sealed partial class SiloLiveness(
     public CancellationToken DeclaredDead => _dead.Token;
 
     public bool IsDeclaredDead => _dead.IsCancellationRequested;
+
+    /// <summary>
+    /// Cancelled as the silo begins to stop, before any grain deactivates: runs stop at their next item
+    /// boundary and call their grains no more (each grain's hand-over takes where its run stands), so
+    /// no call can reach a grain that is going away (with no other silo, it could not be placed).
+    /// </summary>
+    public CancellationToken Stopping => _silosStopping.Token;
+
+    /// <summary>
+    /// A run is about to call its grain: false once the silo is stopping (then it must not). A true
+    /// answer must be followed by <see cref="ExitRunCall"/>; the silo's stop waits for those calls.
+    /// </summary>
+    public bool TryEnterRunCall()
+    {
+        Interlocked.Increment(ref _callsInFlight);
+        if (!_silosStopping.IsCancellationRequested)
+        {
+            return true;
+        }
+
+        ExitRunCall();
+        return false;
+    }
+
+    public void ExitRunCall()
+    {
+        if (Interlocked.Decrement(ref _callsInFlight) == 0 && _silosStopping.IsCancellationRequested)
+        {
+            _callsDrained.TrySetResult();
+        }
+    }
 
     public void Participate(ISiloLifecycle lifecycle)
     {
@@ -94,6 +130,19 @@ public sealed partial class SiloLiveness(
     {
         _shuttingDown = true;
         Signal();
+        await _silosStopping.CancelAsync();
+        if (Volatile.Read(ref _callsInFlight) > 0)
+        {
+            try
+            {
+                await _callsDrained.Task.WaitAsync(CallsDrainTimeout, cancellationToken);
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                // A call that takes longer is to a grain in trouble; the hand-over does not need its answer.
+            }
+        }
+
         await _stopping.CancelAsync();
         await _confirming;
     }
@@ -102,6 +151,7 @@ public sealed partial class SiloLiveness(
     {
         _dead.Dispose();
         _stopping.Dispose();
+        _silosStopping.Dispose();
     }
 
     private async Task ConfirmLoopAsync(CancellationToken cancellationToken)

@@ -10,7 +10,7 @@ namespace OrleansJobs.Tests.EndToEnd;
 /// is stopped. Every job must complete with every item's effect exactly once, redone work within
 /// one checkpoint interval per recovery, every recovery journaled, and nothing left held.
 /// </summary>
-[Collection(TimingCollection.Name)]
+[Collection(DrillCollection.Name)]
 public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelper output) : IClassFixture<MigratedDatabaseFixture>
 {
     private const int Jobs = 200;

@@ -17,6 +17,16 @@ public sealed class TimingCollection
     public const string Name = "Timing (runs alone)";
 }
 
+/// <summary>
+/// Long failure drills whose assertions are about effects, not time (the chaos test, the database
+/// outage). They run one after the other, alongside the parallel tests, instead of after them.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class DrillCollection
+{
+    public const string Name = "Failure drills";
+}
+
 [Collection(TimingCollection.Name)]
 public sealed class ClusterTimingTests(MigratedDatabaseFixture fixture, ITestOutputHelper output) : IClassFixture<MigratedDatabaseFixture>
 {

@@ -12,7 +12,7 @@ namespace OrleansJobs.Tests.EndToEnd;
 /// live jobs where it does not, and once the database is back every job completes, each item's
 /// effect exactly once, nothing restarted. The test has a PostgreSQL server of its own to stop.
 /// </summary>
-[Collection(TimingCollection.Name)]
+[Collection(DrillCollection.Name)]
 public sealed class DatabaseOutageTests(ITestOutputHelper output)
 {
     private const int Items = 300;

@@ -22,6 +22,7 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     private readonly JobMessageLog _messages;
     private readonly SiloLiveness? _liveness;
     private readonly CancellationTokenRegistration _onSiloDead;
+    private readonly CancellationTokenRegistration _onSiloStopping;
     private string? _cursor;
     private Dictionary<string, long> _counters;
     private long _itemsSinceCheckpoint;
@@ -56,6 +57,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
         _liveness = liveness;
         // A silo that learns it was declared dead stops its runs at once, mid-item.
         _onSiloDead = liveness?.DeclaredDead.Register(static run => ((JobRunContext)run!).Abort(), this) ?? default;
+        // A stopping silo: the run stops at its next item boundary, and its grain's hand-over takes the checkpoint.
+        _onSiloStopping = liveness?.Stopping.Register(static run => ((JobRunContext)run!).RequestStop(), this) ?? default;
     }
 
     /// <summary>Longest wait between tries of a checkpoint the grain could not store.</summary>
@@ -150,7 +153,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
             _itemsSinceCheckpoint++;
             if (_policy.IsDue(_itemsSinceCheckpoint, _time.GetElapsedTime(_lastCheckpointAt))
-                && (_failedCheckpoints == 0 || _time.GetTimestamp() >= _retryCheckpointAt) && !_handingOver)
+                && (_failedCheckpoints == 0 || _time.GetTimestamp() >= _retryCheckpointAt) && !_handingOver
+                && (_liveness is null || _liveness.TryEnterRunCall()))
             {
                 _checkpointing = true;
                 due = new JobCheckpoint(_cursor, processed, new Dictionary<string, long>(_counters));
@@ -188,6 +192,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
                 {
                     _checkpointing = false;
                 }
+
+                _liveness?.ExitRunCall();
             }
 
             if (!stored)
@@ -216,6 +222,7 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     public void Dispose()
     {
         _onSiloDead.Dispose();
+        _onSiloStopping.Dispose();
         _stop.Dispose();
         _abort.Dispose();
     }

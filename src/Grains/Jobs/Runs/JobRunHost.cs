@@ -128,10 +128,11 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
         }
 
         run.MarkHandlerEnded();
-        if (run.HandedOver || liveness.IsDeclaredDead)
+        if (run.HandedOver || liveness.IsDeclaredDead || !liveness.TryEnterRunCall())
         {
-            // The deactivating grain stored where the run stopped, or this silo was declared dead and the job
-            // goes on elsewhere: a report now would only wait for a grain going away, or try to write.
+            // The deactivating grain stored where the run stopped, this silo was declared dead and the job goes
+            // on elsewhere, or the silo is stopping and the grain's hand-over takes where the run ended: a report
+            // now would only wait for a grain going away, or try to write.
             run.Dispose();
             return;
         }
@@ -161,6 +162,7 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
         }
         finally
         {
+            liveness.ExitRunCall();
             // The run owns its context: only now can nobody use its tokens any more.
             run.Dispose();
         }
