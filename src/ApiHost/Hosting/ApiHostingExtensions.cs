@@ -51,6 +51,7 @@ public static class ApiHostingExtensions
         builder.Services.AddOpenApi(ApiDocumentation.Configure);
         builder.Services.AddSingleton<ReadinessProbe>();
         builder.Services.AddSingleton<ClusterView>();
+        builder.Services.AddHostedService<JobTypesWarmUp>();
         builder.Services.AddSingleton<JobListing>();
         builder.Services.AddSingleton<JobJournal>();
         builder.Services.AddSingleton<JobReads>();

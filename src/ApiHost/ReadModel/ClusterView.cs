@@ -16,19 +16,25 @@ public sealed class ClusterView(IClusterClient cluster, IOptions<ApiHostOptions>
 
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(50);
 
-    private (IReadOnlyList<JobTypeInfo> Types, long At)? _types;
+    private volatile KnownTypes? _types;
+    private int _refreshing;
 
     /// <summary>
     /// The registered job types. They change only when silos with other handlers join, so the last
-    /// answer is kept for a few seconds, and used for longer when the silo asked does not answer in
-    /// time: a listing never waits on a silo that is gone.
+    /// answer is used, and refreshed in the background once it is a few seconds old: a read never
+    /// waits on a silo that does not answer. Only before the first answer does a read ask itself,
+    /// for at most <see cref="ApiHostOptions.LiveReadTimeout"/>.
     /// </summary>
     public async Task<IReadOnlyList<JobTypeInfo>> JobTypesAsync()
     {
-        var known = _types;
-        if (known is { } fresh && time.GetElapsedTime(fresh.At) < TypesFresh)
+        if (_types is { } known)
         {
-            return fresh.Types;
+            if (time.GetElapsedTime(known.At) >= TypesFresh && Interlocked.CompareExchange(ref _refreshing, 1, 0) == 0)
+            {
+                _ = Task.Run(RefreshTypesAsync);
+            }
+
+            return known.Types;
         }
 
         // Asked again while the budget lasts: a call that fails at once (it went to a silo that just
@@ -37,28 +43,42 @@ public sealed class ClusterView(IClusterClient cluster, IOptions<ApiHostOptions>
         while (true)
         {
             var left = options.Value.LiveReadTimeout - time.GetElapsedTime(started);
-            if (left > TimeSpan.Zero)
-            {
-                var (answered, types) = await LiveCalls.WithinAsync(cluster.GetGrain<IJobTypesGrain>(0).GetAllAsync(), left, CancellationToken.None);
-                if (answered && types is not null)
-                {
-                    _types = (types, time.GetTimestamp());
-                    return types;
-                }
-            }
-
-            if (known is { } stale)
-            {
-                return stale.Types;
-            }
-
             if (left <= TimeSpan.Zero)
             {
-                // Never known, and no silo answers: the cluster is unavailable (503).
+                // Never known, and no silo answers in time: the cluster is unavailable (503).
                 throw new TimeoutException("no silo answered for the registered job types");
             }
 
+            var (answered, types) = await LiveCalls.WithinAsync(cluster.GetGrain<IJobTypesGrain>(0).GetAllAsync(), left, CancellationToken.None);
+            if (answered && types is not null)
+            {
+                _types = new KnownTypes(types, time.GetTimestamp());
+                return types;
+            }
+
             await Task.Delay(RetryDelay, time);
+        }
+    }
+
+    /// <summary>Whether the job types have been read at least once.</summary>
+    public bool KnowsTypes => _types is not null;
+
+    /// <summary>Reads the job types again, waiting up to the grain call timeout; on failure the known ones stay.</summary>
+    public async Task RefreshTypesAsync()
+    {
+        try
+        {
+            var types = await cluster.GetGrain<IJobTypesGrain>(0).GetAllAsync();
+            _types = new KnownTypes(types, time.GetTimestamp());
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // No silo answered (or the client is not connected yet): the known types stay, and the next
+            // read after they are due again tries once more.
+        }
+        finally
+        {
+            Volatile.Write(ref _refreshing, 0);
         }
     }
 
@@ -67,5 +87,32 @@ public sealed class ClusterView(IClusterClient cluster, IOptions<ApiHostOptions>
     {
         var hosts = await cluster.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken);
         return [.. hosts.Keys.Select(s => s.ToParsableString())];
+    }
+
+    private sealed record KnownTypes(IReadOnlyList<JobTypeInfo> Types, long At);
+}
+
+/// <summary>Reads the job types once the API host runs, so that no read has to wait for the first answer.</summary>
+public sealed class JobTypesWarmUp(ClusterView view, IOptions<ApiHostOptions> options) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Off the host's start-up path: the host listens at once whatever the cluster's state.
+        await Task.Yield();
+        try
+        {
+            while (!view.KnowsTypes && !stoppingToken.IsCancellationRequested)
+            {
+                await view.RefreshTypesAsync();
+                if (!view.KnowsTypes)
+                {
+                    await Task.Delay(options.Value.ConnectRetryDelay, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The host stops.
+        }
     }
 }
