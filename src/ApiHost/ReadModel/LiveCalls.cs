@@ -4,8 +4,9 @@ namespace OrleansJobs.ApiHost.ReadModel;
 internal static class LiveCalls
 {
     /// <summary>
-    /// The call's answer if it comes within <paramref name="timeout"/>; otherwise (or when the silo is
-    /// known to be gone) no answer. A call left behind ends at the grain call timeout; nobody waits for it.
+    /// The call's answer if it comes within <paramref name="timeout"/>; otherwise, or when the call fails
+    /// (its silo is gone, the connection to it broke), no answer. A call left behind ends at the grain
+    /// call timeout; nobody waits for it.
     /// </summary>
     public static async Task<(bool Answered, T? Value)> WithinAsync<T>(Task<T> call, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -13,7 +14,7 @@ internal static class LiveCalls
         {
             return (true, await call.WaitAsync(timeout, cancellationToken));
         }
-        catch (Exception ex) when (ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
+        catch (Exception ex) when (ex is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
         {
             _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             return (false, default);
