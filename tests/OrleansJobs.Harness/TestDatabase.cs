@@ -12,6 +12,9 @@ public sealed class TestDatabase(string name, string connectionString, string ad
 
     public string ConnectionString { get; } = connectionString;
 
+    /// <summary>A pool on the database, for code under test that takes a data source; disposed with the database.</summary>
+    public NpgsqlDataSource DataSource => _dataSource;
+
     public Task<SchemaMigrationResult> ApplySchemaAsync() => new SchemaMigrator(ConnectionString).ApplyAsync();
 
     public async Task<T> ScalarAsync<T>(string sql, params (string Name, object Value)[] parameters)

@@ -11,17 +11,9 @@ namespace OrleansJobs.Tests.Membership;
 /// The job store refuses every write of a silo the cluster has declared dead, so a silo that wakes
 /// from a freeze cannot overwrite what a survivor resumed. Real PostgreSQL, real membership rows.
 /// </summary>
-public sealed class SiloFenceTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>, IAsyncLifetime
+public sealed class SiloFenceTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
-    private NpgsqlDataSource _dataSource = null!;
-
-    public Task InitializeAsync()
-    {
-        _dataSource = NpgsqlDataSource.Create(fixture.Database.ConnectionString);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+    private NpgsqlDataSource DataSource => fixture.Database.DataSource;
 
     [Fact]
     public void DeadStatus_IsOrleansDead() => Assert.Equal((int)SiloStatus.Dead, SiloMembershipRow.DeadStatus);
@@ -76,7 +68,7 @@ public sealed class SiloFenceTests(MigratedDatabaseFixture fixture) : IClassFixt
         // The fence share-locks the silo's row: a declaration of death waits for the write that holds it.
         var silo = new FakeSilo(fixture.Database);
         await silo.SetStatusAsync(SiloStatus.Active);
-        await using var blocker = await _dataSource.OpenConnectionAsync();
+        await using var blocker = await DataSource.OpenConnectionAsync();
         await using var transaction = await blocker.BeginTransactionAsync();
         await using (var lockRow = new NpgsqlCommand($"SELECT {SiloMembershipRow.NotDeadSql}", blocker, transaction))
         {
@@ -92,7 +84,7 @@ public sealed class SiloFenceTests(MigratedDatabaseFixture fixture) : IClassFixt
     }
 
     private BatchedGrainStorage NewStorage(FakeSilo silo) => new(
-        "fence-test", _dataSource, new OrleansJobs.Storage.JsonGrainStorageSerializer(), new BatchedGrainStorageOptions(),
+        "fence-test", DataSource, new OrleansJobs.Storage.JsonGrainStorageSerializer(), new BatchedGrainStorageOptions(),
         NullLogger<BatchedGrainStorage>.Instance, silo.Row);
 
     public sealed class Counter

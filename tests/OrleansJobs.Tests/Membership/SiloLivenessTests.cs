@@ -13,21 +13,13 @@ namespace OrleansJobs.Tests.Membership;
 /// a run waits at its next item boundary for a fresh read of the silo's own membership row, and a
 /// silo found dead stops everything. Real PostgreSQL, fake time.
 /// </summary>
-public sealed class SiloLivenessTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>, IAsyncLifetime
+public sealed class SiloLivenessTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
     private static readonly LivenessOptions Settings = new() { ConfirmInterval = TimeSpan.FromMilliseconds(250), ConfirmWindow = TimeSpan.FromSeconds(2) };
 
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly QuietMembership _membership = new();
-    private NpgsqlDataSource _dataSource = null!;
-
-    public Task InitializeAsync()
-    {
-        _dataSource = NpgsqlDataSource.Create(fixture.Database.ConnectionString);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+    private NpgsqlDataSource DataSource => fixture.Database.DataSource;
 
     [Fact]
     public async Task AfterAFreeze_ARunWaitsForAFreshVerdict_AndGoesOnWhenTheSiloIsStillAMember()
@@ -114,5 +106,5 @@ public sealed class SiloLivenessTests(MigratedDatabaseFixture fixture) : IClassF
     }
 
     private SiloLiveness NewLiveness(FakeSilo silo) =>
-        new(_dataSource, silo.Row, _membership, Options.Create(Settings), _time, NullLogger<SiloLiveness>.Instance);
+        new(DataSource, silo.Row, _membership, Options.Create(Settings), _time, NullLogger<SiloLiveness>.Instance);
 }
