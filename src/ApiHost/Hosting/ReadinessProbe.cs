@@ -23,8 +23,11 @@ public sealed record ReadinessReport(string Status, DatabaseHealth Database, Clu
 /// least one silo is reachable through the client. Both checks run at once, each bounded by
 /// <see cref="ApiHostOptions.ReadinessCheckTimeout"/>, so the probe never hangs.
 /// </summary>
-public sealed class ReadinessProbe(NpgsqlDataSource dataSource, IClusterClient client, IOptions<ApiHostOptions> options, TimeProvider time)
+public sealed class ReadinessProbe(
+    NpgsqlDataSource dataSource, IClusterClient client, Orleans.Messaging.IGatewayListProvider gatewayList, IOptions<ApiHostOptions> options, TimeProvider time)
 {
+    private volatile IReadOnlyList<string> _lastSilos = [];
+
     public async Task<ReadinessReport> CheckAsync(CancellationToken cancellationToken)
     {
         var database = CheckDatabaseAsync(cancellationToken);
@@ -55,12 +58,45 @@ public sealed class ReadinessProbe(NpgsqlDataSource dataSource, IClusterClient c
     private async Task<ClusterHealth> CheckClusterAsync(CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        // The management grain lives on one silo. When that silo does not answer within the live read budget
+        // (frozen, or dead and not yet declared so), the membership's gateway list (read from the table, not
+        // from a silo) says whether any silo serves, and the member list last seen stands in.
+        Task<Dictionary<SiloAddress, SiloStatus>>? hosts = null;
         try
         {
-            var hosts = await client.GetGrain<IManagementGrain>(0)
-                .GetHosts(onlyActive: true, cancellationToken)
-                .WaitAsync(options.Value.ReadinessCheckTimeout, cancellationToken);
-            var silos = hosts.Keys.Select(s => s.ToParsableString()).Order(StringComparer.Ordinal).ToList();
+            // Inside the try: a client that is not connected yet throws at the call itself.
+            hosts = client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken);
+            var answer = await hosts.WaitAsync(options.Value.LiveReadTimeout, cancellationToken);
+            var silos = answer.Keys.Select(s => s.ToParsableString()).Order(StringComparer.Ordinal).ToList();
+            _lastSilos = silos;
+            return new ClusterHealth(silos.Count > 0, silos.Count, silos, Elapsed(started), silos.Count > 0 ? null : "no active silo");
+        }
+        catch (TimeoutException)
+        {
+            // No answer yet: see below.
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new ClusterHealth(false, 0, [], Elapsed(started), ex.Message);
+        }
+
+        try
+        {
+            var gateways = await gatewayList.GetGateways().WaitAsync(options.Value.ReadinessCheckTimeout, cancellationToken);
+            // Each gateway names its silo's host and generation. When they are exactly the silos last seen,
+            // the membership has not changed: those silos serve (one of them does not answer yet).
+            var serving = gateways.Select(g => $"{g.Host}@{g.Segments[^1].Trim('/')}").ToHashSet(StringComparer.Ordinal);
+            var known = _lastSilos;
+            if (serving.Count > 0 && serving.SetEquals(known.Select(k => $"{k[..k.LastIndexOf(':')]}@{k[(k.LastIndexOf('@') + 1)..]}")))
+            {
+                return new ClusterHealth(true, known.Count, known, Elapsed(started), null);
+            }
+
+            // The membership changed since: only the management grain can name the silos; wait for it.
+            var left = options.Value.ReadinessCheckTimeout - Stopwatch.GetElapsedTime(started);
+            var answer = await hosts!.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), cancellationToken);
+            var silos = answer.Keys.Select(s => s.ToParsableString()).Order(StringComparer.Ordinal).ToList();
+            _lastSilos = silos;
             return new ClusterHealth(silos.Count > 0, silos.Count, silos, Elapsed(started), silos.Count > 0 ? null : "no active silo");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
