@@ -76,8 +76,10 @@ public sealed class JobAdmissionTests(AdoNetClusterFixture fixture)
 
         Assert.InRange(peak, 1, Slots);
 
-        // Start order: priority first, then arrival. Up to `Slots` jobs start together, so a job
-        // may overtake another only within that window.
+        // Start order: priority first, then arrival. Up to `Slots` jobs start together, and a granted job
+        // records its start only once its own activation has taken the grant (later on a loaded machine),
+        // so a job may overtake another only within a few such windows. A wrong order across priorities
+        // (about 200 jobs each) would show as a drift of hundreds.
         var priorityOf = queued.ToDictionary(q => q.Id, q => q.Priority);
         var started = finished.OrderBy(j => j.StartedAt).Select(j => j.Id).ToList();
         var expected = queued.OrderByDescending(q => q.Priority).ThenBy(q => arrival[q.Id]).ThenBy(q => q.Order).Select(q => q.Id).ToList();
@@ -85,7 +87,7 @@ public sealed class JobAdmissionTests(AdoNetClusterFixture fixture)
         for (var i = 0; i < started.Count; i++)
         {
             var drift = Math.Abs(position[started[i]] - i);
-            Assert.True(drift < Slots * 2,
+            Assert.True(drift < Slots * 4,
                 $"job {started[i]} (priority {priorityOf[started[i]]}) started {i}th but its turn was {position[started[i]]}");
         }
 
