@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansJobs.ApiHost.ReadModel;
 
 namespace OrleansJobs.ApiHost.Hosting;
 
@@ -24,10 +25,9 @@ public sealed record ReadinessReport(string Status, DatabaseHealth Database, Clu
 /// <see cref="ApiHostOptions.ReadinessCheckTimeout"/>, so the probe never hangs.
 /// </summary>
 public sealed class ReadinessProbe(
-    NpgsqlDataSource dataSource, IClusterClient client, Orleans.Messaging.IGatewayListProvider gatewayList, IOptions<ApiHostOptions> options, TimeProvider time)
+    NpgsqlDataSource dataSource, IClusterClient client, Orleans.Messaging.IGatewayListProvider gatewayList, ClusterView view,
+    IOptions<ApiHostOptions> options, TimeProvider time)
 {
-    private volatile IReadOnlyList<string> _lastSilos = [];
-
     public async Task<ReadinessReport> CheckAsync(CancellationToken cancellationToken)
     {
         var database = CheckDatabaseAsync(cancellationToken);
@@ -67,9 +67,8 @@ public sealed class ReadinessProbe(
             // Inside the try: a client that is not connected yet throws at the call itself.
             hosts = client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken);
             var answer = await hosts.WaitAsync(options.Value.LiveReadTimeout, cancellationToken);
-            var silos = answer.Keys.Select(s => s.ToParsableString()).Order(StringComparer.Ordinal).ToList();
-            _lastSilos = silos;
-            return new ClusterHealth(silos.Count > 0, silos.Count, silos, Elapsed(started), silos.Count > 0 ? null : "no active silo");
+            var silos = view.RememberSilos(answer.Keys);
+            return new ClusterHealth(silos.Length > 0, silos.Length, silos, Elapsed(started), silos.Length > 0 ? null : "no active silo");
         }
         catch (TimeoutException)
         {
@@ -86,7 +85,7 @@ public sealed class ReadinessProbe(
             // Each gateway names its silo's host and generation. When they are exactly the silos last seen,
             // the membership has not changed: those silos serve (one of them does not answer yet).
             var serving = gateways.Select(g => $"{g.Host}@{g.Segments[^1].Trim('/')}").ToHashSet(StringComparer.Ordinal);
-            var known = _lastSilos;
+            var known = view.KnownSilos ?? [];
             if (serving.Count > 0 && serving.SetEquals(known.Select(k => $"{k[..k.LastIndexOf(':')]}@{k[(k.LastIndexOf('@') + 1)..]}")))
             {
                 return new ClusterHealth(true, known.Count, known, Elapsed(started), null);
@@ -95,9 +94,8 @@ public sealed class ReadinessProbe(
             // The membership changed since: only the management grain can name the silos; wait for it.
             var left = options.Value.ReadinessCheckTimeout - Stopwatch.GetElapsedTime(started);
             var answer = await hosts!.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), cancellationToken);
-            var silos = answer.Keys.Select(s => s.ToParsableString()).Order(StringComparer.Ordinal).ToList();
-            _lastSilos = silos;
-            return new ClusterHealth(silos.Count > 0, silos.Count, silos, Elapsed(started), silos.Count > 0 ? null : "no active silo");
+            var silos = view.RememberSilos(answer.Keys);
+            return new ClusterHealth(silos.Length > 0, silos.Length, silos, Elapsed(started), silos.Length > 0 ? null : "no active silo");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

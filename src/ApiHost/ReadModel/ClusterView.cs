@@ -17,6 +17,7 @@ public sealed class ClusterView(IClusterClient cluster, IOptions<ApiHostOptions>
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(50);
 
     private volatile KnownTypes? _types;
+    private volatile string[]? _silos;
     private int _refreshing;
 
     /// <summary>
@@ -82,12 +83,34 @@ public sealed class ClusterView(IClusterClient cluster, IOptions<ApiHostOptions>
         }
     }
 
-    /// <summary>The active silos, named as jobs record their owner (<c>address:port@generation</c>).</summary>
+    /// <summary>
+    /// The active silos, named as jobs record their owner (<c>address:port@generation</c>). The management
+    /// grain lives on one silo: when it does not answer within <see cref="ApiHostOptions.LiveReadTimeout"/>,
+    /// the list it gave last stands in (only the very first answer is waited for in full).
+    /// </summary>
     public async Task<string[]> ActiveSilosAsync(CancellationToken cancellationToken)
     {
-        var hosts = await cluster.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken);
-        return [.. hosts.Keys.Select(s => s.ToParsableString())];
+        var call = cluster.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken);
+        if (_silos is { } known)
+        {
+            var (answered, hosts) = await LiveCalls.WithinAsync(call, options.Value.LiveReadTimeout, cancellationToken);
+            if (!answered || hosts is null)
+            {
+                return known;
+            }
+
+            return RememberSilos(hosts.Keys);
+        }
+
+        return RememberSilos((await call).Keys);
     }
+
+    /// <summary>The active silos as last seen (by a listing or a readiness check); null before the first answer.</summary>
+    public IReadOnlyList<string>? KnownSilos => _silos;
+
+    /// <summary>Records an answer of the management grain, so that later reads can stand in with it.</summary>
+    public string[] RememberSilos(IEnumerable<SiloAddress> silos) =>
+        _silos = [.. silos.Select(s => s.ToParsableString()).Order(StringComparer.Ordinal)];
 
     private sealed record KnownTypes(IReadOnlyList<JobTypeInfo> Types, long At);
 }

@@ -39,7 +39,7 @@ public sealed class FrozenSiloTests(MigratedDatabaseFixture fixture, ITestOutput
         var victimAddress = owners.Values.First(o => o.Contains($":{victim.SiloPort}@", StringComparison.Ordinal));
         var moved = owners.Where(o => o.Value == victimAddress).Select(o => o.Key).ToList();
 
-        await using var reads = new JobReadProbe(http, jobs, "/api/jobs?limit=50", "/api/recovery/status", "/health/ready");
+        await using var reads = new JobReadProbe(http, jobs, "/api/jobs?limit=50", "/api/jobs?interrupted=true", "/api/recovery/status", "/health/ready");
         var durable = new ProgressWatch(fixture.Database, jobs);
         var clock = Stopwatch.StartNew();
         victim.Process.Freeze();
