@@ -34,6 +34,10 @@ say "building ($CONFIG)"
 dotnet build "$ROOT/OrleansJobs.sln" -c "$CONFIG" -nologo -clp:ErrorsOnly
 
 say "running tests"
+# The tests start dozens of short-lived silo and API host processes: without tiered PGO's
+# instrumentation they reach their work sooner (about 15% less time for the process tests).
+# Production processes and the benchmarks keep the runtime's default.
+export DOTNET_TieredPGO=0
 # The console log is also kept so that the failures can be repeated at the end, where a log
 # viewer that shows only the tail of a long run still sees them.
 LOG=$(mktemp -t orleansjobs-test.XXXXXX.log)

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansJobs.Hosting;
 using OrleansJobs.ApiHost.ReadModel;
 
 namespace OrleansJobs.ApiHost.Hosting;
@@ -88,6 +90,13 @@ public sealed class ReadinessProbe(
             var known = view.KnownSilos ?? [];
             if (serving.Count > 0 && serving.SetEquals(known.Select(k => $"{k[..k.LastIndexOf(':')]}@{k[(k.LastIndexOf('@') + 1)..]}")))
             {
+                // The table still names a silo that was killed until somebody declares it dead (nobody does when it
+                // was the last): a gateway port that refuses connections proves that no silo serves there.
+                if (await AllRefuseAsync(gateways, cancellationToken))
+                {
+                    return new ClusterHealth(false, 0, [], Elapsed(started), "no silo accepts connections");
+                }
+
                 return new ClusterHealth(true, known.Count, known, Elapsed(started), null);
             }
 
@@ -102,6 +111,14 @@ public sealed class ReadinessProbe(
             var error = ex is TimeoutException ? "cluster did not answer in time" : ex.Message;
             return new ClusterHealth(false, 0, [], Elapsed(started), error);
         }
+    }
+
+    private async Task<bool> AllRefuseAsync(IList<Uri> gateways, CancellationToken cancellationToken)
+    {
+        var probes = gateways.Select(g => IPAddress.TryParse(g.Host, out var address)
+            ? EndpointProbe.RefusesAsync(new IPEndPoint(address, g.Port), options.Value.LiveReadTimeout, cancellationToken)
+            : Task.FromResult(false));
+        return (await Task.WhenAll(probes)).All(refused => refused);
     }
 
     private static double Elapsed(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansJobs.Hosting;
 
 namespace OrleansJobs.Membership;
 

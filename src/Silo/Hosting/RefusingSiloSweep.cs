@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using OrleansJobs.Membership;
+using OrleansJobs.Hosting;
 
 namespace OrleansJobs.Silo.Hosting;
 

@@ -21,6 +21,7 @@ public sealed class TimingCollection
 /// Long failure drills whose assertions are about effects, not time (the chaos test, the database
 /// outage). They run one after the other, alongside the parallel tests, instead of after them.
 /// </summary>
+[RunsFor(130)]
 [CollectionDefinition(Name)]
 public sealed class DrillCollection
 {

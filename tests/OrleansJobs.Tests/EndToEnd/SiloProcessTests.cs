@@ -3,6 +3,7 @@ using OrleansJobs.Tests.Infrastructure;
 namespace OrleansJobs.Tests.EndToEnd;
 
 /// <summary>The real silo process: membership through PostgreSQL, crashes, graceful stops, start-up errors.</summary>
+[RunsFor(50)]
 public sealed class SiloProcessTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
     [Fact]

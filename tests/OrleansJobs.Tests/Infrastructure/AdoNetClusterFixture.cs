@@ -124,6 +124,7 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
     }
 }
 
+[RunsFor(80)]
 [CollectionDefinition(Name)]
 public sealed class AdoNetClusterCollection : ICollectionFixture<AdoNetClusterFixture>
 {

@@ -30,10 +30,17 @@ public sealed class SiloLivenessTests(MigratedDatabaseFixture fixture) : IClassF
         await liveness.StartAsync(CancellationToken.None);
         await liveness.EnsureAliveAsync(CancellationToken.None); // just confirmed: returns at once
 
-        // Frozen for 30 s: the confirmation is old, so the next item boundary waits.
-        _time.Advance(TimeSpan.FromSeconds(30));
-        var waiting = liveness.EnsureAliveAsync(CancellationToken.None).AsTask();
-        Assert.False(waiting.IsCompleted, "a run must not go on before a fresh verdict");
+        // Frozen for 30 s: the confirmation is old, so the next item boundary waits (the reads of the
+        // membership table are held meanwhile, so that the confirmation loop cannot answer before the check).
+        Task waiting;
+        await using (await HoldMembershipReadsAsync())
+        {
+            _time.Advance(TimeSpan.FromSeconds(30));
+            waiting = liveness.EnsureAliveAsync(CancellationToken.None).AsTask();
+            await Task.Delay(50);
+            Assert.False(waiting.IsCompleted, "a run must not go on before a fresh verdict");
+        }
+
         // The confirmation loop's next read finds the silo a member and lets the run go on.
         await PumpUntilDoneAsync(waiting);
         Assert.False(liveness.IsDeclaredDead);
@@ -53,9 +60,14 @@ public sealed class SiloLivenessTests(MigratedDatabaseFixture fixture) : IClassF
         var stopped = new TaskCompletionSource();
         liveness.DeclaredDead.Register(stopped.SetResult);
         await silo.SetStatusAsync(SiloStatus.Dead);
-        _time.Advance(TimeSpan.FromSeconds(30));
-        var waiting = liveness.EnsureAliveAsync(CancellationToken.None).AsTask();
-        Assert.False(waiting.IsCompleted, "a run must not go on before the verdict");
+        Task waiting;
+        await using (await HoldMembershipReadsAsync())
+        {
+            _time.Advance(TimeSpan.FromSeconds(30));
+            waiting = liveness.EnsureAliveAsync(CancellationToken.None).AsTask();
+            await Task.Delay(50);
+            Assert.False(waiting.IsCompleted, "a run must not go on before the verdict");
+        }
 
         await Assert.ThrowsAsync<SiloDeclaredDeadException>(() => PumpUntilDoneAsync(waiting));
         await stopped.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -103,6 +115,25 @@ public sealed class SiloLivenessTests(MigratedDatabaseFixture fixture) : IClassF
         }
 
         await task.WaitAsync(TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Holds every read of the membership table (an exclusive table lock) until the transaction is disposed.</summary>
+    private async Task<IAsyncDisposable> HoldMembershipReadsAsync()
+    {
+        var connection = await DataSource.OpenConnectionAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using var command = new NpgsqlCommand("LOCK TABLE orleansmembershiptable IN ACCESS EXCLUSIVE MODE", connection, transaction);
+        await command.ExecuteNonQueryAsync();
+        return new Held(connection, transaction);
+    }
+
+    private sealed class Held(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+        }
     }
 
     private SiloLiveness NewLiveness(FakeSilo silo) =>

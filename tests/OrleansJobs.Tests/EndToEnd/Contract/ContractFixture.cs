@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using OrleansJobs.Tests.Infrastructure;
 
 namespace OrleansJobs.Tests.EndToEnd.Contract;
 
@@ -13,6 +14,7 @@ public sealed class ContractFixture() : ApiSystemFixture("contract", new Diction
     ["ExternalJobTypes__ext-stalling__StallTimeout"] = "00:00:01",
 });
 
+[RunsFor(95)]
 [CollectionDefinition(Name)]
 public sealed class ContractCollection : ICollectionFixture<ContractFixture>
 {

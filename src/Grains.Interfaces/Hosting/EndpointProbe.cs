@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace OrleansJobs.Membership;
+namespace OrleansJobs.Hosting;
 
 /// <summary>What a connection attempt to a silo endpoint found.</summary>
 public enum EndpointAnswer
