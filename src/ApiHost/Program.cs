@@ -12,6 +12,7 @@ app.UseRequestBodyLimit();
 app.MapOpenApi();
 app.MapHealthApi();
 app.MapJobsApi();
+app.MapLibrariesApi();
 app.MapRecoveryApi();
 app.MapWorkersApi();
 // The dashboard's own endpoints are its UI's internals, not this API.

@@ -17,6 +17,8 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="Checkpoint">Checkpoint cadence: every N items or T milliseconds.</param>
 /// <param name="IdempotencyKey">Same key, same job: repeats return the existing job (also as header <c>Idempotency-Key</c>).</param>
 /// <param name="RunAfter">Do not start before this time (ISO 8601 with offset, under a year ahead); the job waits Queued.</param>
+/// <param name="Library">The library the job works on: it runs holding the library's lock (one job at a time per library). Required by the file job types.</param>
+/// <param name="LockWaitSeconds">With a library: how long the job may wait for the lock (0 to 86,400 s) before it fails; default: as long as it takes.</param>
 public sealed record SubmitJobRequest(
     [property: Required(ErrorMessage = "is required"), StringLength(Limits.MaxTypeLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
     string Type,
@@ -28,7 +30,10 @@ public sealed record SubmitJobRequest(
     CheckpointRequest? Checkpoint = null,
     [property: StringLength(Limits.MaxIdempotencyKeyLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
     string? IdempotencyKey = null,
-    DateTimeOffset? RunAfter = null) : IValidatableObject
+    DateTimeOffset? RunAfter = null,
+    [property: LibraryId] string? Library = null,
+    [property: Range(Limits.MinLockWaitSeconds, Limits.MaxLockWaitSeconds, ErrorMessage = "must be a whole number from {1} to {2}")]
+    int? LockWaitSeconds = null) : IValidatableObject
 {
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -43,7 +48,7 @@ public sealed record SubmitJobRequest(
     /// <summary>The submission this request asks for, as the job grain takes it.</summary>
     public JobSubmission ToSubmission(string? headerKey, string actor) => new(
         Type, Parameters?.GetRawText() ?? "{}", Priority ?? 0, MaxAttempts, Checkpoint?.EveryItems,
-        Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter);
+        Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter, Library, LockWaitSeconds);
 
     private static bool IsStorable(JsonElement element) => element.ValueKind switch
     {

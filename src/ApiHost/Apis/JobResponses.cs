@@ -27,6 +27,8 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="Worker">External types: the worker that holds its lease.</param>
 /// <param name="LeaseExpiresAt">External types: when that lease ends unless renewed.</param>
 /// <param name="Version">Incremented by every stored change.</param>
+/// <param name="Library">The library whose lock it runs under, if any.</param>
+/// <param name="LockWaitSeconds">How long it may wait for that lock before it fails; null: as long as it takes.</param>
 /// <param name="SiloUnreachable">
 /// True when the job's silo did not answer in time (it died and is not yet declared dead, or it is
 /// frozen or cut off): the job is shown as its last write stored it, so progress, checkpoint and
@@ -56,13 +58,15 @@ public sealed record JobResponse(
     string? Worker,
     DateTimeOffset? LeaseExpiresAt,
     long Version,
+    string? Library = null,
+    int? LockWaitSeconds = null,
     bool SiloUnreachable = false)
 {
     public static JobResponse From(JobSnapshot job, bool siloUnreachable = false) => new(
         job.Id, job.Type, job.Status, job.Progress, job.Attempt, job.MaxAttempts, job.Silo, job.CreatedAt, job.StartedAt,
         job.FinishedAt, job.Error, job.QueuedReason, job.Checkpoint, job.Messages, job.Attempts, job.Priority,
         job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter, job.Worker,
-        job.LeaseExpiresAt, job.Version, siloUnreachable);
+        job.LeaseExpiresAt, job.Version, job.Library, job.LockWaitSeconds, siloUnreachable);
 }
 
 /// <summary>One journal entry as the API shows it (also one line of the <c>jsonl</c> format).</summary>

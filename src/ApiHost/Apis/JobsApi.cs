@@ -77,7 +77,37 @@ public static class JobsApi
             .WithSummary("The job's journal, oldest first: a JSON array, or JSON Lines with format=jsonl")
             .ProducesJobProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapGet("/{id}/operations", Operations)
+            .WithName("GetJobOperations")
+            .WithSummary("The file operations of a file job (its transaction log), in plan order, with totals by status")
+            .WithDescription("JSON: a page with totals; format=jsonl: the operations as JSON Lines (application/jsonl).")
+            .ProducesJobProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
+    }
+
+    public static async Task<Results<Ok<FileOperationPage>, ContentHttpResult, ValidationProblem, ProblemHttpResult>> Operations(
+        [JobId] string id, [AsParameters] FileOperationsQuery query, FileOperationReads operations, JobReads reads, CancellationToken cancellationToken)
+    {
+        var lines = query.Format is { Lines: true };
+        var page = await operations.ReadAsync(id, query, lines ? query.Limit : query.Limit ?? FileOperationsQuery.DefaultLimit, cancellationToken);
+        if (page.Items.Count == 0 && page.Totals.Values.Sum() == 0 && (await reads.ReadAsync(id, cancellationToken)).Job is null)
+        {
+            return ApiProblems.NotFound(id);
+        }
+
+        if (!lines)
+        {
+            return TypedResults.Ok(page);
+        }
+
+        var text = new StringBuilder();
+        foreach (var operation in page.Items)
+        {
+            text.Append(JsonSerializer.Serialize(operation, ApiJson.Options)).Append('\n');
+        }
+
+        return TypedResults.Text(text.ToString(), ApiDocumentation.JsonLines, Encoding.UTF8);
     }
 
     public static async Task<Results<Created<JobResponse>, Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> Submit(

@@ -23,6 +23,7 @@ public static class ApiDocumentation
     private static readonly Dictionary<string, string> Tags = new(StringComparer.Ordinal)
     {
         ["Jobs"] = "Submit, list, read and control jobs; read their journals.",
+        ["Libraries"] = "Libraries of files: create, read, change and delete them; read their catalogs.",
         ["Workers"] = "External workers: claim queued jobs of external types and report on them under a lease.",
         ["Recovery"] = "Jobs whose silo is gone: status and an on-demand recovery sweep.",
         ["Health"] = "Liveness and readiness, for load balancers and orchestrators.",

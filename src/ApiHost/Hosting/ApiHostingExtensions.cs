@@ -53,6 +53,8 @@ public static class ApiHostingExtensions
         builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddHostedService<JobTypesWarmUp>();
         builder.Services.AddSingleton<JobListing>();
+        builder.Services.AddSingleton<LibraryReads>();
+        builder.Services.AddSingleton<FileOperationReads>();
         builder.Services.AddSingleton<JobJournal>();
         builder.Services.AddSingleton<JobReads>();
         return builder;

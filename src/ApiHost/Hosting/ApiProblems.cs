@@ -18,6 +18,21 @@ public sealed class JobProblemDetails : ProblemDetails
     public JobStatus? JobStatus { get; init; }
 }
 
+/// <summary>A problem about one library (404, 409): which library, and the jobs that hold or wait for its lock when they are why.</summary>
+public sealed class LibraryProblemDetails : ProblemDetails
+{
+    /// <summary>The library the problem is about.</summary>
+    public string? LibraryId { get; init; }
+
+    /// <summary>Jobs that hold the library's lock (a delete refused while it is in use).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Holders { get; init; }
+
+    /// <summary>Jobs that wait for the library's lock.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Waiting { get; init; }
+}
+
 /// <summary>The API's error answers, so that every handler words them alike.</summary>
 public static class ApiProblems
 {
@@ -36,6 +51,25 @@ public static class ApiProblems
         Status = StatusCodes.Status404NotFound,
         JobId = id,
     });
+
+    public static ProblemHttpResult LibraryNotFound(string id) => TypedResults.Problem(new LibraryProblemDetails
+    {
+        Title = "Library not found",
+        Detail = $"No library has the id '{id}'.",
+        Status = StatusCodes.Status404NotFound,
+        LibraryId = id,
+    });
+
+    public static ProblemHttpResult LibraryConflict(string id, string title, string detail, IReadOnlyList<string>? holders = null, IReadOnlyList<string>? waiting = null) =>
+        TypedResults.Problem(new LibraryProblemDetails
+        {
+            Title = title,
+            Detail = detail,
+            Status = StatusCodes.Status409Conflict,
+            LibraryId = id,
+            Holders = holders,
+            Waiting = waiting,
+        });
 
     public static ProblemHttpResult Conflict(string id, JobStatus? status, string title, string detail) => TypedResults.Problem(new JobProblemDetails
     {

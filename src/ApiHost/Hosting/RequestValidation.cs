@@ -15,6 +15,13 @@ public sealed class JobIdAttribute : ValidationAttribute
     public override bool IsValid(object? value) => value is string id && JobIds.IsWellFormed(id);
 }
 
+/// <summary>A library id in a route or body: <see cref="Libraries.LibraryIds.Rule"/>, so anything else is a 400 naming the field.</summary>
+[AttributeUsage(AttributeTargets.Parameter | AttributeTargets.Property)]
+public sealed class LibraryIdAttribute() : ValidationAttribute($"must be a library id: {Libraries.LibraryIds.Rule}")
+{
+    public override bool IsValid(object? value) => value is null || value is string id && Libraries.LibraryIds.IsValid(id);
+}
+
 /// <summary>
 /// A free-text query value that reaches SQL: at most <see cref="MaxLength"/> characters, no control
 /// characters, storable. PostgreSQL refuses a NUL in text; checked here, that is a 400 naming the

@@ -11,7 +11,9 @@ public sealed record JobSubmission(
     [property: Id(5)] TimeSpan? CheckpointInterval,
     [property: Id(6)] string? IdempotencyKey,
     [property: Id(7)] string Actor,
-    [property: Id(8)] DateTimeOffset? RunAfter = null);
+    [property: Id(8)] DateTimeOffset? RunAfter = null,
+    [property: Id(9)] string? Library = null,
+    [property: Id(10)] int? LockWaitSeconds = null);
 
 /// <summary>One attempt of a job: when it ran and how it ended.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.JobAttempt")]
@@ -47,7 +49,9 @@ public sealed record JobSnapshot(
     [property: Id(19)] string ParametersJson,
     [property: Id(20)] DateTimeOffset? RunAfter,
     [property: Id(21)] string? Worker = null,
-    [property: Id(22)] DateTimeOffset? LeaseExpiresAt = null);
+    [property: Id(22)] DateTimeOffset? LeaseExpiresAt = null,
+    [property: Id(23)] string? Library = null,
+    [property: Id(24)] int? LockWaitSeconds = null);
 
 /// <summary>How a submission went.</summary>
 [GenerateSerializer, Alias("OrleansJobs.JobSubmitOutcome")]

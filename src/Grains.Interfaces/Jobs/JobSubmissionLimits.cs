@@ -18,6 +18,9 @@ public static class JobSubmissionLimits
     public const int MaxCheckpointIntervalMs = 3_600_000;
     public const int MaxIdempotencyKeyLength = 200;
 
+    public const int MinLockWaitSeconds = 0;
+    public const int MaxLockWaitSeconds = 86_400;
+
     /// <summary>How far ahead <see cref="JobSubmission.RunAfter"/> may be, in years.</summary>
     public const int MaxRunAfterYears = 1;
 
@@ -58,6 +61,23 @@ public static class JobSubmissionLimits
         if (submission.IdempotencyKey is { } key && (key.Length is 0 or > MaxIdempotencyKeyLength || !StorableText.IsStorable(key)))
         {
             errors.Add(new("idempotencyKey", $"must be a string of 1 to {MaxIdempotencyKeyLength} characters"));
+        }
+
+        if (submission.Library is { } library && !Libraries.LibraryIds.IsValid(library))
+        {
+            errors.Add(new("library", $"must be a library id: {Libraries.LibraryIds.Rule}"));
+        }
+
+        if (submission.LockWaitSeconds is { } lockWait)
+        {
+            if (lockWait is < MinLockWaitSeconds or > MaxLockWaitSeconds)
+            {
+                errors.Add(new("lockWaitSeconds", $"must be a whole number from {MinLockWaitSeconds} to {MaxLockWaitSeconds}"));
+            }
+            else if (submission.Library is null)
+            {
+                errors.Add(new("lockWaitSeconds", "applies only to a job that names a library"));
+            }
         }
 
         if (submission.RunAfter is { } runAfter && runAfter >= now.AddYears(MaxRunAfterYears))

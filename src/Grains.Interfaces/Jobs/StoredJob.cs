@@ -76,6 +76,12 @@ public class StoredJob
     /// <summary>Incremented by every write; the index row carries it so older rows never win.</summary>
     public long Version { get; set; }
 
+    /// <summary>The library whose lock the job holds while it runs; null for a job that needs none.</summary>
+    public string? LibraryId { get; set; }
+
+    /// <summary>How long the job may wait for its library's lock before it fails; null: as long as it takes.</summary>
+    public int? LockWaitSeconds { get; set; }
+
     /// <summary>
     /// The job as the API shows it: as stored, or with the live run's progress and messages and the
     /// lease's live end when the job's activation supplies them.
@@ -86,5 +92,5 @@ public class StoredJob
         JobTransitions.IsTerminal(Status) ? null : OwnerSilo, CreatedAt, StartedAt, FinishedAt,
         Error, QueuedReason, Checkpoint, liveMessages ?? Messages, Attempts.ToList(),
         Priority, IdempotencyKey, Recoveries, Version, ParametersJson,
-        Status == JobStatus.Queued ? RetryAt : null, LeaseWorker, leaseExpiresAt);
+        Status == JobStatus.Queued ? RetryAt : null, LeaseWorker, leaseExpiresAt, LibraryId, LockWaitSeconds);
 }

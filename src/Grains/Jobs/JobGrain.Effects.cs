@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using OrleansJobs.Jobs.Lifecycle;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Runs;
+using OrleansJobs.Libraries;
 
 namespace OrleansJobs.Jobs;
 
@@ -46,7 +47,7 @@ public sealed partial class JobGrain
                     break;
                 case StopRun stop:
                     // Before the write: a hard-stopped run is fenced out already, and must stop at once.
-                    _runs.Stop(stop.Hard);
+                    await _runs.StopAsync(stop.Hard);
                     break;
                 default:
                     afterSave.Add(effect);
@@ -106,6 +107,9 @@ public sealed partial class JobGrain
             case WatchLease lease:
                 WatchLease(lease.At);
                 break;
+            case WatchLockWait lockWait:
+                WatchLockWait(lockWait.At);
+                break;
             case ForgetLease:
                 _leaseTimer?.Dispose();
                 _leaseTimer = null;
@@ -137,6 +141,7 @@ public sealed partial class JobGrain
     private IResourceGrain Resource(ResourceKey key) => key.Kind switch
     {
         ResourceKey.RunSlotKind => GrainFactory.GetGrain<IRunSlotsGrain>(key.Id),
+        ResourceKey.LibraryKind => GrainFactory.GetGrain<ILibraryLockGrain>(key.Id),
         _ => throw new InvalidOperationException($"job {JobId}: unknown resource kind '{key.Kind}'"),
     };
 
@@ -205,6 +210,20 @@ public sealed partial class JobGrain
 
         var due = at - time.GetUtcNow();
         _leaseTimer = this.RegisterGrainTimer(_ => ApplyAsync(_life.LeaseCheck()), new GrainTimerCreationOptions
+        {
+            DueTime = due > TimeSpan.Zero ? due : TimeSpan.Zero,
+            Period = Timeout.InfiniteTimeSpan,
+            KeepAlive = true,
+        });
+    }
+
+    private void WatchLockWait(DateTimeOffset at)
+    {
+        _lockWaitTimer?.Dispose();
+        var due = at - time.GetUtcNow();
+        // Kept until then: idle collection would drop the timer (a new activation sets it again from the state).
+        DelayDeactivation(due > TimeSpan.Zero ? due + TimeSpan.FromMinutes(1) : TimeSpan.FromMinutes(1));
+        _lockWaitTimer = this.RegisterGrainTimer(_ => ApplyAsync(_life.LockWaitDue()), new GrainTimerCreationOptions
         {
             DueTime = due > TimeSpan.Zero ? due : TimeSpan.Zero,
             Period = Timeout.InfiniteTimeSpan,

@@ -9,6 +9,7 @@ using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Runs;
 using OrleansJobs.Jobs.Watchdog;
+using OrleansJobs.Libraries;
 using OrleansJobs.Membership;
 using OrleansJobs.Recovery;
 
@@ -37,6 +38,7 @@ public sealed partial class JobGrain(
     private JobSnapshot? _saved; // the job as last stored: reads never show a change that is not durable
     private IGrainTimer? _wakeTimer;
     private IGrainTimer? _leaseTimer;
+    private IGrainTimer? _lockWaitTimer;
     private bool _deactivating;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -128,6 +130,11 @@ public sealed partial class JobGrain(
         if (check.Errors.Count > 0 || check.Registration is not { } registration)
         {
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, check.Errors);
+        }
+
+        if (submission.Library is { } library && await GrainFactory.GetGrain<ILibraryGrain>(library).GetAsync() is null)
+        {
+            return new JobSubmitResult(JobSubmitOutcome.Invalid, null, [new("library", $"no library '{library}' exists")]);
         }
 
         _runs.Parameters = check.Parameters; // parsed once: the run starts from them

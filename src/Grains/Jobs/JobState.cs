@@ -44,6 +44,9 @@ public sealed class JobState : StoredJob, IWatchedState
     /// <summary>Resources the job holds (<c>kind:id</c>, see <c>ResourceKey</c>), in acquisition order.</summary>
     public List<string> Held { get; set; } = [];
 
+    /// <summary>When the job, waiting for its library's lock, fails (from <see cref="StoredJob.LockWaitSeconds"/>); null while it does not wait for it.</summary>
+    public DateTimeOffset? LockWaitUntil { get; set; }
+
     /// <summary>Silo of the activation that last wrote this state.</summary>
     public string? ActiveSilo { get; set; }
 

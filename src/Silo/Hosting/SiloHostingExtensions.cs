@@ -5,10 +5,12 @@ using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using Orleans.Runtime.Hosting;
 using OrleansJobs.Hosting;
+using OrleansJobs.Jobs.Files;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Jobs.Watchdog;
+using OrleansJobs.Libraries;
 using OrleansJobs.Membership;
 using OrleansJobs.Recovery;
 using OrleansJobs.Storage;
@@ -102,6 +104,16 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton(sp => new SyntheticEffectStore(
             sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<SiloLiveness>(), sp.GetRequiredService<ILocalSiloDetails>()));
         silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
+        // Libraries: where their roots may lie, and the table that lists them.
+        silo.Services.Configure<LibraryOptions>(configuration.GetSection(LibraryOptions.Section));
+        silo.Services.AddSingleton<LibraryStore>();
+        // The file job types: each works on a library, holding its lock (analysis checkpoints every 100 files or 5 s).
+        silo.Services.AddSingleton<CatalogStore>();
+        silo.Services.AddSingleton<FileOperationStore>();
+        silo.Services.AddJobHandler<AnalyzeJobHandler>(AnalyzeJobHandler.TypeName, o => o.RequiresLibrary = true);
+        silo.Services.AddJobHandler<OrganizeJobHandler>(OrganizeJobHandler.TypeName, o => o.RequiresLibrary = true);
+        silo.Services.AddJobHandler<RevertJobHandler>(RevertJobHandler.TypeName, o => o.RequiresLibrary = true);
+        silo.Services.AddJobHandler<ThumbnailsJobHandler>(ThumbnailsJobHandler.TypeName, o => o.RequiresLibrary = true);
         // Job types run by external workers, one subsection per type name (ExternalJobTypes:<name>:LeaseDuration, ...).
         foreach (var type in configuration.GetSection("ExternalJobTypes").GetChildren())
         {

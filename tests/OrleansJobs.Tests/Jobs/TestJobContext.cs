@@ -21,10 +21,13 @@ public sealed class TestJobContext : IJobContext, IDisposable
     private readonly List<JobCheckpoint> _checkpoints = [];
     private readonly Stopwatch _sinceCheckpoint = Stopwatch.StartNew();
     private long _itemsSinceCheckpoint;
+    private Func<CancellationToken, Task>? _beforeCheckpoint;
 
-    public TestJobContext(string jobId, string parametersJson, JobCheckpoint? checkpoint = null, int attempt = 1, CheckpointPolicy? policy = null)
+    public TestJobContext(
+        string jobId, string parametersJson, JobCheckpoint? checkpoint = null, int attempt = 1, CheckpointPolicy? policy = null, string? libraryId = null)
     {
         JobId = jobId;
+        LibraryId = libraryId;
         Parameters = JsonDocument.Parse(parametersJson).RootElement.Clone();
         Checkpoint = checkpoint ?? JobCheckpoint.Start;
         Attempt = attempt;
@@ -33,6 +36,8 @@ public sealed class TestJobContext : IJobContext, IDisposable
     }
 
     public string JobId { get; }
+
+    public string? LibraryId { get; }
 
     public int Attempt { get; }
 
@@ -80,7 +85,7 @@ public sealed class TestJobContext : IJobContext, IDisposable
 
     public void Abort() => _abort.Cancel();
 
-    public ValueTask ItemDoneAsync(string cursor, IReadOnlyDictionary<string, long>? counters = null)
+    public async ValueTask ItemDoneAsync(string cursor, IReadOnlyDictionary<string, long>? counters = null)
     {
         if (Superseded)
         {
@@ -88,20 +93,43 @@ public sealed class TestJobContext : IJobContext, IDisposable
         }
 
         var processed = Progress.AddProcessed();
+        bool due;
         lock (_lock)
         {
             _cursors.Add(cursor);
             _itemsSinceCheckpoint++;
-            if (_policy.IsDue(_itemsSinceCheckpoint, _sinceCheckpoint.Elapsed))
+            due = _policy.IsDue(_itemsSinceCheckpoint, _sinceCheckpoint.Elapsed);
+        }
+
+        if (due)
+        {
+            await FlushAsync();
+            lock (_lock)
             {
-                _checkpoints.Add(new JobCheckpoint(cursor, processed, counters ?? new Dictionary<string, long>()));
+                _checkpoints.Add(new JobCheckpoint(cursor, processed, new Dictionary<string, long>(counters ?? new Dictionary<string, long>())));
                 _itemsSinceCheckpoint = 0;
                 _sinceCheckpoint.Restart();
             }
         }
 
         OnItemDone?.Invoke(cursor);
-        return ValueTask.CompletedTask;
+    }
+
+    public void BeforeCheckpoint(Func<CancellationToken, Task> flush) => _beforeCheckpoint = flush;
+
+    /// <summary>What the run host does when the handler returns: the registered flush.</summary>
+    public Task FlushAsync() => _beforeCheckpoint?.Invoke(CancellationToken.None) ?? Task.CompletedTask;
+
+    public ValueTask<IDisposable> BeginEffectAsync() =>
+        _abort.IsCancellationRequested || Superseded
+            ? throw new JobRunSupersededException(JobId, 0)
+            : ValueTask.FromResult<IDisposable>(new Section());
+
+    private sealed class Section : IDisposable
+    {
+        public void Dispose()
+        {
+        }
     }
 
     public void Log(JobMessageLevel level, string text) => _messages.Add(level, text);

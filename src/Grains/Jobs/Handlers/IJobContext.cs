@@ -35,6 +35,25 @@ public interface IJobContext
 
     /// <summary>Leaves a message in the job's bounded message history.</summary>
     void Log(JobMessageLevel level, string text);
+
+    /// <summary>The library the job works on (the run holds its lock); null for a job that names none.</summary>
+    string? LibraryId { get; }
+
+    /// <summary>
+    /// Registers what must be durable before a checkpoint is stored: effects the handler buffers (rows
+    /// written in batches) are flushed first, so a checkpoint never claims items whose effects could
+    /// be lost. Also called when the handler returns, before the run's end is reported. A flush that
+    /// throws counts as a checkpoint not stored (tried again later), or, at the end, as a failed attempt.
+    /// </summary>
+    void BeforeCheckpoint(Func<CancellationToken, Task> flush);
+
+    /// <summary>
+    /// Enters a section whose effect no database write can fence (renaming or deleting a file).
+    /// Throws <see cref="JobRunSupersededException"/> when this run was killed or replaced, or its
+    /// silo was declared dead; a kill waits until open sections are left (they must be short), so
+    /// no such effect happens after the kill was answered. Dispose the result to leave the section.
+    /// </summary>
+    ValueTask<IDisposable> BeginEffectAsync();
 }
 
 /// <summary>The run that tried to report was killed or replaced; its reports change nothing.</summary>

@@ -27,6 +27,9 @@ public sealed class JobTypeOptions
     /// <summary>What the watchdog does once the restarts are spent.</summary>
     public RecoveriesExhaustedAction WhenRecoveriesExhausted { get; set; } = RecoveriesExhaustedAction.Pause;
 
+    /// <summary>Every job of this type names a library (<c>library</c> in the submission) and runs holding its lock.</summary>
+    public bool RequiresLibrary { get; set; }
+
     /// <summary>Jobs of this type are run by external workers over HTTP (claim, heartbeat, progress, complete, fail), not in the silo.</summary>
     public bool External { get; set; }
 

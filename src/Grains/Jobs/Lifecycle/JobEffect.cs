@@ -33,3 +33,6 @@ public sealed record WatchLease(DateTimeOffset At) : JobEffect;
 
 /// <summary>No worker holds the job any more: stop watching its lease.</summary>
 public sealed record ForgetLease : JobEffect;
+
+/// <summary>The job waits for its library's lock until <paramref name="At"/> at most: <see cref="JobLifecycle.LockWaitDue"/>.</summary>
+public sealed record WatchLockWait(DateTimeOffset At) : JobEffect;

@@ -50,6 +50,8 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
         State.CheckpointEveryItems = submission.CheckpointEveryItems ?? options.CheckpointEveryItems;
         State.CheckpointInterval = submission.CheckpointInterval ?? options.CheckpointInterval;
         State.IdempotencyKey = submission.IdempotencyKey;
+        State.LibraryId = submission.Library;
+        State.LockWaitSeconds = submission.LockWaitSeconds;
         State.Status = JobStatus.Queued;
         State.CreatedAt = now;
         State.StartAsNewAttempt = true;
@@ -81,6 +83,11 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
             return JobDecision.None;
         }
 
+        if (ticket.Refusal is { } refusal)
+        {
+            return Refused(refusal);
+        }
+
         _acquiring = null;
         if (_acquiringToResume)
         {
@@ -91,7 +98,7 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
         }
 
         State.QueuedReason = WaitingReason(key, ticket);
-        return JobDecision.Saved();
+        return key.Kind == ResourceKey.LibraryKind ? StartLockWait() : JobDecision.Saved();
     }
 
     /// <summary>
@@ -129,6 +136,11 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
 
         _acquiring = null;
         State.Held.Add(key.ToString());
+        if (key.Kind == ResourceKey.LibraryKind)
+        {
+            State.LockWaitUntil = null;
+        }
+
         var effects = new List<JobEffect>();
         AcquireNext(effects, _startActor);
         return JobDecision.Saved(effects);
@@ -201,6 +213,11 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
             effects.Add(new ScheduleWake(retryAt));
         }
 
+        if (State.LockWaitUntil is { } lockWaitUntil)
+        {
+            effects.Add(new WatchLockWait(lockWaitUntil));
+        }
+
         // A state that still names the old silo as answerable for this job is pointed here.
         return new JobDecision(moved, effects);
     }
@@ -239,6 +256,10 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
     private IEnumerable<ResourceKey> Needs()
     {
         yield return ResourceKey.RunSlot(State.Type);
+        if (State.LibraryId is { } library)
+        {
+            yield return ResourceKey.Library(library);
+        }
     }
 
     private bool IsReadyToStart() =>
@@ -267,13 +288,16 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
 
         _acquiring = null;
         State.Held.Clear();
+        State.LockWaitUntil = null;
         foreach (var key in Needs())
         {
             effects.Add(new ReleaseResource(key));
         }
     }
 
-    private string WaitingReason(ResourceKey key, ResourceTicket ticket) => TypeOptions?.External == true
+    private string WaitingReason(ResourceKey key, ResourceTicket ticket) =>
+        key.Kind == ResourceKey.LibraryKind ? LibraryWaitingReason(key, ticket)
+        : TypeOptions?.External == true
         ? $"waiting for a worker: {ticket.Held} of {ticket.Limit} '{key.Id}' jobs leased, position {ticket.Position} in the queue"
         : $"waiting for a slot: {ticket.Held} of {ticket.Limit} '{key.Id}' jobs running, position {ticket.Position} in the queue";
 

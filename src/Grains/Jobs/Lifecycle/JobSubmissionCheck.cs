@@ -40,6 +40,11 @@ public static class JobSubmissionCheck
         }
 
         var errors = handlers.Create(registration).Validate(parameters).ToList();
+        if (registration.Options.RequiresLibrary && submission.Library is null)
+        {
+            errors.Add(new("library", $"is required: job type '{submission.Type}' works on a library"));
+        }
+
         errors.AddRange(JobSubmissionLimits.Validate(submission, now));
         return new(registration, parametersJson, parameters, fingerprint, errors);
     }
@@ -49,6 +54,12 @@ public static class JobSubmissionCheck
     {
         var parameters = parsed?.GetRawText() ?? s.ParametersJson;
         var text = string.Join('\n', s.Type, parameters, s.Priority, s.MaxAttempts, s.CheckpointEveryItems, s.CheckpointInterval?.Ticks, s.RunAfter?.UtcTicks);
+        if (s.Library is not null || s.LockWaitSeconds is not null)
+        {
+            // Appended only when given, so the fingerprints of earlier submissions stay as they were.
+            text = string.Join('\n', text, s.Library, s.LockWaitSeconds);
+        }
+
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 }

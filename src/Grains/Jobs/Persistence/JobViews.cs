@@ -14,7 +14,7 @@ internal static class JobViews
     {
         var progress = run?.Progress.Snapshot() ?? state.Progress;
         return new JobIndexRow(
-            jobId, state.Type, state.Status, state.Priority, null, null, progress.Fraction, progress.Processed, progress.Total,
+            jobId, state.Type, state.Status, state.Priority, state.LibraryId, null, progress.Fraction, progress.Processed, progress.Total,
             JobTransitions.IsTerminal(state.Status) ? null : state.OwnerSilo, state.Attempt, state.Recoveries, state.QueuedReason,
             state.Error, state.IdempotencyKey, state.CreatedAt, state.RetryAt, state.StartedAt, state.FinishedAt,
             state.LastProgressAt, state.UpdatedAt, state.Version);

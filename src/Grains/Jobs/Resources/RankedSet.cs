@@ -30,6 +30,28 @@ public sealed class RankedSet<T>(IComparer<T> comparer) where T : notnull
 
     public void Remove(T item) => _root = Delete(_root, item);
 
+    /// <summary>The first <paramref name="count"/> items, in order.</summary>
+    public List<T> First(int count)
+    {
+        var items = new List<T>(Math.Min(count, Count));
+        var path = new Stack<Node>();
+        var node = _root;
+        while (items.Count < count && (node is not null || path.Count > 0))
+        {
+            while (node is not null)
+            {
+                path.Push(node);
+                node = node.Left;
+            }
+
+            node = path.Pop();
+            items.Add(node.Item);
+            node = node.Right;
+        }
+
+        return items;
+    }
+
     /// <summary>How many items come before <paramref name="item"/>, or -1 when it is not in the set.</summary>
     public int RankOf(T item)
     {

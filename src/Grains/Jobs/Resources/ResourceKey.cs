@@ -1,8 +1,8 @@
 namespace OrleansJobs.Jobs.Resources;
 
 /// <summary>
-/// Something a job waits for and then holds: a run slot of its type today; a library's lock and
-/// a device next. A job acquires its resources one at a time in <see cref="AcquisitionOrder"/>,
+/// Something a job waits for and then holds: a run slot of its type, a library's lock (a device
+/// next). A job acquires its resources one at a time in <see cref="AcquisitionOrder"/>,
 /// holding what it has while it waits for the next, so two jobs can never wait on each other.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.ResourceKey")]
@@ -10,11 +10,16 @@ public readonly record struct ResourceKey([property: Id(0)] string Kind, [proper
 {
     public const string RunSlotKind = "slot";
 
+    public const string LibraryKind = "library";
+
     /// <summary>The kinds in the order every job acquires them.</summary>
-    public static IReadOnlyList<string> AcquisitionOrder { get; } = [RunSlotKind];
+    public static IReadOnlyList<string> AcquisitionOrder { get; } = [RunSlotKind, LibraryKind];
 
     /// <summary>A run slot of job type <paramref name="type"/>.</summary>
     public static ResourceKey RunSlot(string type) => new(RunSlotKind, type);
+
+    /// <summary>The lock of library <paramref name="libraryId"/>.</summary>
+    public static ResourceKey Library(string libraryId) => new(LibraryKind, libraryId);
 
     public override string ToString() => $"{Kind}:{Id}";
 
@@ -26,13 +31,19 @@ public readonly record struct ResourceKey([property: Id(0)] string Kind, [proper
     }
 }
 
-/// <summary>A resource's answer to a request: granted now, or queued at <see cref="Position"/> while <see cref="Held"/> of <see cref="Limit"/> are taken.</summary>
+/// <summary>
+/// A resource's answer to a request: granted now, or queued at <see cref="Position"/> while <see cref="Held"/> of
+/// <see cref="Limit"/> are taken (by <see cref="Holder"/>, among others). <see cref="Refusal"/>: the resource will
+/// never be granted (it was deleted), and why.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.ResourceTicket")]
 public sealed record ResourceTicket(
     [property: Id(0)] bool Granted,
     [property: Id(1)] int Held,
     [property: Id(2)] int Limit,
-    [property: Id(3)] int Position);
+    [property: Id(3)] int Position,
+    [property: Id(4)] string? Holder = null,
+    [property: Id(5)] string? Refusal = null);
 
 /// <summary>What a job says when its resource asks whether it still holds or awaits it.</summary>
 [GenerateSerializer, Alias("OrleansJobs.ResourceClaim")]

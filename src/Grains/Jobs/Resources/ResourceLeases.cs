@@ -90,11 +90,16 @@ public sealed class ResourceLeases
         return next.JobId;
     }
 
-    /// <summary>The job's place: granted (a holder), or its 1-based position in the queue (0 when unknown).</summary>
+    /// <summary>The job's place: granted (a holder), or its 1-based position in the queue (0 when unknown) and, for an exclusive resource, its holder.</summary>
     public ResourceTicket Ticket(string jobId, bool grantHolders = true) =>
         _holders.ContainsKey(jobId) && grantHolders
             ? new ResourceTicket(true, _holders.Count, Limit, 0)
-            : new ResourceTicket(false, _holders.Count, Limit, _waiters.TryGetValue(jobId, out var waiter) ? _waiting.RankOf(waiter) + 1 : 0);
+            : new ResourceTicket(false, _holders.Count, Limit, _waiters.TryGetValue(jobId, out var waiter) ? _waiting.RankOf(waiter) + 1 : 0,
+                Limit == 1 ? _holders.Keys.FirstOrDefault(h => h != jobId) : null);
+
+    /// <summary>The jobs that hold it, and the first <paramref name="waiting"/> that wait, in order (for operators and deletion).</summary>
+    public (List<string> Holders, List<string> Waiting) Members(int waiting) =>
+        ([.. _holders.Keys.Order(StringComparer.Ordinal)], [.. _waiting.First(waiting).Select(w => w.JobId)]);
 
     /// <summary>Holders not confirmed for <paramref name="age"/>, with the stamp of their last grant or confirmation.</summary>
     public List<(string JobId, long Stamp)> HoldersDue(DateTimeOffset now, TimeSpan age) =>

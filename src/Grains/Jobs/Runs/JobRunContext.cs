@@ -31,12 +31,19 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     private bool _checkpointing;
     private int _failedCheckpoints; // in a row: the grain could not store them (database away)
     private long _retryCheckpointAt; // timestamp before which a failed checkpoint is not tried again
+    private readonly Lock _effectLock = new();
+    private bool _aborted; // set under _effectLock: no effect section may begin after it
+    private int _openEffects;
+    private TaskCompletionSource? _effectsLeft;
+    private Func<CancellationToken, Task>? _beforeCheckpoint;
 
     public JobRunContext(
         string jobId, int attempt, long epoch, JsonElement parameters, JobCheckpoint checkpoint, JobProgress progress,
-        IEnumerable<JobMessage> messages, CheckpointPolicy policy, IJobRunReports grain, TimeProvider time, SiloLiveness? liveness = null)
+        IEnumerable<JobMessage> messages, CheckpointPolicy policy, IJobRunReports grain, TimeProvider time, SiloLiveness? liveness = null,
+        string? libraryId = null)
     {
         JobId = jobId;
+        LibraryId = libraryId;
         Attempt = attempt;
         Epoch = epoch;
         Parameters = parameters;
@@ -65,6 +72,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     public static readonly TimeSpan MaxCheckpointBackoff = TimeSpan.FromSeconds(10);
 
     public string JobId { get; }
+
+    public string? LibraryId { get; }
 
     public int Attempt { get; }
 
@@ -129,8 +138,79 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public void Abort()
     {
+        lock (_effectLock)
+        {
+            _aborted = true;
+        }
+
         Cancel(_stop);
         Cancel(_abort);
+    }
+
+    public void BeforeCheckpoint(Func<CancellationToken, Task> flush) => _beforeCheckpoint = flush;
+
+    /// <summary>Runs the registered <see cref="BeforeCheckpoint"/> flush, if any.</summary>
+    public Task FlushAsync() => _beforeCheckpoint?.Invoke(_abort.Token) ?? Task.CompletedTask;
+
+    public async ValueTask<IDisposable> BeginEffectAsync()
+    {
+        if (_liveness is not null)
+        {
+            // A silo that was frozen must first learn whether it is still a member.
+            await _liveness.EnsureAliveAsync(_abort.Token);
+        }
+
+        lock (_effectLock)
+        {
+            if (_aborted)
+            {
+                throw new JobRunSupersededException(JobId, Epoch);
+            }
+
+            _openEffects++;
+        }
+
+        return new EffectSection(this);
+    }
+
+    /// <summary>Completes once no effect section is open (after <see cref="Abort"/>, none opens any more).</summary>
+    public Task EffectsLeft()
+    {
+        lock (_effectLock)
+        {
+            if (_openEffects == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _effectsLeft ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _effectsLeft.Task;
+        }
+    }
+
+    private void LeaveEffect()
+    {
+        lock (_effectLock)
+        {
+            if (--_openEffects == 0)
+            {
+                _effectsLeft?.TrySetResult();
+                _effectsLeft = null;
+            }
+        }
+    }
+
+    private sealed class EffectSection(JobRunContext run) : IDisposable
+    {
+        private int _left;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _left, 1) == 0)
+            {
+                run.LeaveEffect();
+            }
+        }
     }
 
     public async ValueTask ItemDoneAsync(string cursor, IReadOnlyDictionary<string, long>? counters = null)
@@ -168,6 +248,8 @@ internal sealed class JobRunContext : IJobContext, IDisposable
             bool stored;
             try
             {
+                // What the checkpoint claims must be durable first.
+                await FlushAsync();
                 stored = await _grain.CheckpointAsync(Epoch, due, Progress.Snapshot(), Messages);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException && !_abort.IsCancellationRequested)

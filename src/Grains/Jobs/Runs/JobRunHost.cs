@@ -51,7 +51,8 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
 
         var parameters = Parameters ??= JsonDocument.Parse(state.ParametersJson).RootElement.Clone();
         var policy = new CheckpointPolicy(state.CheckpointEveryItems, state.CheckpointInterval);
-        var run = new JobRunContext(jobId, state.Attempt, epoch, parameters, state.Checkpoint, state.Progress, state.Messages, policy, reports, time, liveness);
+        var run = new JobRunContext(
+            jobId, state.Attempt, epoch, parameters, state.Checkpoint, state.Progress, state.Messages, policy, reports, time, liveness, state.LibraryId);
         var handler = handlers.Create(registration);
         _run = run;
         _startedAt = time.GetUtcNow();
@@ -60,22 +61,36 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
         _ = Task.Run(() => RunAsync(handler, run, reports));
     }
 
-    /// <summary>Asks the live run to stop at its next item boundary, or at once (it is then forgotten: it was fenced out).</summary>
-    public void Stop(bool hard)
+    /// <summary>How long a hard stop waits for the run's open effect sections (a rename, a delete) to be left.</summary>
+    public static readonly TimeSpan EffectDrainTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Asks the live run to stop at its next item boundary, or at once (it is then forgotten: it was fenced
+    /// out). A hard stop returns once the run has left its open effect sections, so that no effect of the
+    /// run follows the answer to a kill.
+    /// </summary>
+    public async Task StopAsync(bool hard)
     {
         if (_run is not { } run)
         {
             return;
         }
 
-        if (hard)
-        {
-            run.Abort();
-            _run = null;
-        }
-        else
+        if (!hard)
         {
             run.RequestStop();
+            return;
+        }
+
+        run.Abort();
+        _run = null;
+        try
+        {
+            await run.EffectsLeft().WaitAsync(EffectDrainTimeout, time);
+        }
+        catch (TimeoutException)
+        {
+            LogEffectsStillOpen(logger, jobId, run.Epoch);
         }
     }
 
@@ -127,6 +142,19 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
             failure = $"{ex.GetType().Name}: {ex.Message}";
         }
 
+        if (!run.Aborted.IsCancellationRequested)
+        {
+            try
+            {
+                // The end report stores the run's cursor: what it claims must be durable first.
+                await run.FlushAsync();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                failure ??= $"the run's last effects could not be stored: {ex.GetType().Name}: {ex.Message}";
+            }
+        }
+
         run.MarkHandlerEnded();
         if (run.HandedOver || liveness.IsDeclaredDead || !liveness.TryEnterRunCall())
         {
@@ -167,6 +195,9 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
             run.Dispose();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: run {Epoch} was killed but did not leave its file effect within the limit")]
+    private static partial void LogEffectsStillOpen(ILogger logger, string jobId, long epoch);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: reporting the end of run {Epoch} failed (attempt {Attempt}); retrying")]
     private static partial void LogRunEndRetry(ILogger logger, Exception exception, string jobId, long epoch, int attempt);

@@ -23,7 +23,8 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
     [
         "SubmitJob", "ListJobs", "GetJob", "DeleteJob", "CancelJob", "KillJob", "PauseJob", "ResumeJob", "RestartJob", "ForceFailJob",
         "GetJobJournal", "ClaimJob", "ReportHeartbeat", "ReportProgress", "ReportMessages", "ReportComplete", "ReportFail",
-        "GetRecoveryStatus", "TriggerRecovery", "Liveness", "Readiness",
+        "GetRecoveryStatus", "TriggerRecovery", "Liveness", "Readiness", "GetJobOperations",
+        "CreateLibrary", "ListLibraries", "GetLibrary", "UpdateLibrary", "DeleteLibrary", "GetLibraryCatalog",
     ];
 
     public static TheoryData<string> Endpoints { get; } = new(EndpointIds);

@@ -1,0 +1,329 @@
+using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Libraries;
+
+namespace OrleansJobs.Jobs.Files;
+
+/// <summary>
+/// Carries out file operations against the disk and their log, a batch at a time: decides each
+/// operation from the disk (checksums, a taken name), marks the batch in progress, copies to
+/// flushed and verified temporary files in parallel, then performs every rename and delete inside
+/// one effect section (a kill waits for it, a superseded run cannot enter it), flushes the folders,
+/// and records the outcomes. Also reconciles operations a crash left in progress, and predicts
+/// what a dry run would do.
+/// </summary>
+internal sealed class FileOpExecutor(string root, string jobTag, FileOperationStore log, IJobContext context)
+{
+    // Each run writes its own temporary files: a run that lingers on a silo declared dead never shares one with its successor.
+    private readonly string _runTag = Guid.NewGuid().ToString("N")[..8];
+
+    public string JobTag => jobTag;
+
+    private string Full(string relative) => Path.Combine(root, relative);
+
+    /// <summary>Dry run: notes what each planned operation would do; touches no file.</summary>
+    public async Task PredictAsync(List<FileOp> ops, Dictionary<string, long> counters, CancellationToken cancellationToken)
+    {
+        foreach (var batch in ops.Where(o => o.Status == FileOpStatus.Planned).Chunk(256))
+        {
+            foreach (var op in batch)
+            {
+                var target = Full(op.Target);
+                if (!File.Exists(target))
+                {
+                    continue;
+                }
+
+                var same = await SameContentAsync(Full(op.Source), target, cancellationToken);
+                op.Note = same ? "the target already holds the same content: would be skipped" : "the target name is taken by a different file: would be written under a suffixed name";
+                Count(counters, same ? "wouldSkip" : "wouldRename");
+            }
+
+            await log.UpdateAsync(context.JobId, batch, cancellationToken);
+            foreach (var op in batch)
+            {
+                await context.ItemDoneAsync(op.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture), counters);
+            }
+        }
+
+        context.Log(JobMessageLevel.Info, $"dry run: {ops.Count} operations planned, {counters.GetValueOrDefault("wouldSkip")} would be skipped, " +
+            $"{counters.GetValueOrDefault("wouldRename")} would get a suffixed name; no file was touched");
+    }
+
+    /// <summary>Settles operations a crash or a kill left in progress, from what the disk shows.</summary>
+    public async Task ReconcileAsync(List<FileOp> ops, Dictionary<string, long> counters, CancellationToken cancellationToken)
+    {
+        if (ops.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var op in ops)
+        {
+            SafeFiles.RemoveTemps(Full(op.Target), jobTag, op.Seq);
+            var (from, to) = Ends(op);
+            var atTarget = op.Sha256 is { } sha && File.Exists(to) && (await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(sha);
+            var atSource = File.Exists(from);
+            if (op.Operation == FileOps.UndoCopy)
+            {
+                op.Status = File.Exists(Full(op.Target)) ? FileOpStatus.Planned : FileOpStatus.Completed;
+            }
+            else if (op.Operation == FileOps.Copy)
+            {
+                op.Status = atTarget ? FileOpStatus.Completed : FileOpStatus.Planned;
+            }
+            else if (atTarget && atSource)
+            {
+                // Moved, but the old name is still there (the crash came between link and unlink): it goes now.
+                if ((await LibraryFiles.HashAsync(from, cancellationToken)).AsSpan().SequenceEqual(op.Sha256))
+                {
+                    using (await context.BeginEffectAsync())
+                    {
+                        File.Delete(from);
+                    }
+                }
+
+                op.Status = FileOpStatus.Completed;
+            }
+            else
+            {
+                op.Status = atTarget ? FileOpStatus.Completed : atSource ? FileOpStatus.Planned : FileOpStatus.Failed;
+                op.Error = op.Status == FileOpStatus.Failed ? "neither the source nor the target is there any more" : null;
+            }
+
+            Count(counters, "reconciled");
+        }
+
+        await log.UpdateAsync(context.JobId, ops, cancellationToken);
+        context.Log(JobMessageLevel.Info, $"reconciled {ops.Count} operations an earlier run left in progress");
+    }
+
+    /// <summary>Runs the planned operations of one batch (others are done already).</summary>
+    public async Task RunBatchAsync(FileOp[] batch, Dictionary<string, long> counters, int parallelism, CancellationToken cancellationToken)
+    {
+        var pending = batch.Where(o => o.Status == FileOpStatus.Planned).ToList();
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        var claimed = new HashSet<string>(batch.Select(o => Full(o.Target)), StringComparer.Ordinal);
+        var plans = new Dictionary<long, Step>();
+        foreach (var op in pending)
+        {
+            plans[op.Seq] = await DecideAsync(op, claimed, cancellationToken);
+        }
+
+        var running = pending.Where(o => o.Status == FileOpStatus.InProgress).ToList();
+        await log.UpdateAsync(context.JobId, pending, cancellationToken);
+
+        // Copies first, in parallel: each to its own temporary file, flushed, then read back against the source's checksum.
+        await Parallel.ForEachAsync(running.Where(o => plans[o.Seq] == Step.CopyThenRename), new ParallelOptions
+        {
+            MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken,
+        }, async (op, token) => await CopyAsync(op, token));
+
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        using (await context.BeginEffectAsync())
+        {
+            foreach (var op in running.Where(o => o.Status == FileOpStatus.InProgress))
+            {
+                Apply(op, plans[op.Seq], folders);
+            }
+        }
+
+        foreach (var folder in folders.Where(Directory.Exists))
+        {
+            SafeFiles.SyncFolder(folder);
+        }
+
+        await log.UpdateAsync(context.JobId, running, cancellationToken);
+        foreach (var op in pending)
+        {
+            Count(counters, op.Status);
+            if (op.Status == FileOpStatus.Completed)
+            {
+                Count(counters, "bytes", op.Size ?? 0);
+            }
+        }
+    }
+
+    private enum Step
+    {
+        None,
+        CopyThenRename,
+        Rename,
+        DeleteSource,
+        DeleteTarget,
+    }
+
+    /// <summary>Checks the operation against the disk: its checksum, its final target, and what to do; marks it in progress, skipped or failed.</summary>
+    private async Task<Step> DecideAsync(FileOp op, HashSet<string> claimed, CancellationToken cancellationToken)
+    {
+        var (from, to) = Ends(op);
+        if (Escapes(from) || Escapes(to))
+        {
+            return Fail(op, "a symbolic link along the path leads out of the library");
+        }
+
+        if (op.Operation == FileOps.UndoCopy)
+        {
+            if (!File.Exists(to))
+            {
+                return Skip(op, "the copy is gone already");
+            }
+
+            return (await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(op.Sha256)
+                ? Start(op, Step.DeleteTarget)
+                : Skip(op, "the copy was changed since: kept");
+        }
+
+        if (!File.Exists(from))
+        {
+            return Fail(op, "the source file is not there");
+        }
+
+        var sha = await LibraryFiles.HashAsync(from, cancellationToken);
+        if (op.Operation == FileOps.UndoMove && op.Sha256 is { } recorded && !sha.AsSpan().SequenceEqual(recorded))
+        {
+            return Skip(op, "the file was changed since it was moved: left where it is");
+        }
+
+        op.Sha256 = sha;
+        op.Size = new FileInfo(from).Length;
+        if (File.Exists(to))
+        {
+            if ((await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(sha))
+            {
+                op.Note = "the target already holds the same content";
+                return op.Operation == FileOps.Copy ? Skip(op, op.Note) : Start(op, Step.DeleteSource);
+            }
+
+            if (op.Operation == FileOps.UndoMove)
+            {
+                return Fail(op, "the original place is taken by a different file");
+            }
+
+            var free = SafeFiles.FreeName(to, claimed.Contains);
+            claimed.Add(free);
+            op.Note = $"the target name was taken by a different file: written as {Path.GetFileName(free)}";
+            op.Target = Path.GetRelativePath(root, free);
+            context.Log(JobMessageLevel.Warning, $"{op.Source}: {op.Note}");
+        }
+
+        return Start(op, op.Operation == FileOps.Copy ? Step.CopyThenRename : Step.Rename);
+    }
+
+    private async Task CopyAsync(FileOp op, CancellationToken cancellationToken)
+    {
+        var target = Full(op.Target);
+        var temp = SafeFiles.TempPath(target, jobTag, op.Seq, _runTag);
+        try
+        {
+            var copied = await SafeFiles.CopyToTempAsync(Full(op.Source), temp, cancellationToken);
+            if (!copied.AsSpan().SequenceEqual(op.Sha256) || !(await LibraryFiles.HashAsync(temp, cancellationToken)).AsSpan().SequenceEqual(op.Sha256))
+            {
+                File.Delete(temp);
+                Fail(op, "verification failed: the copy does not match the source's checksum (was the source changed meanwhile?)");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(temp);
+            Fail(op, $"copy failed: {ex.Message}");
+        }
+    }
+
+    private void Apply(FileOp op, Step step, HashSet<string> folders)
+    {
+        var (from, to) = Ends(op);
+        try
+        {
+            switch (step)
+            {
+                case Step.CopyThenRename:
+                    var temp = SafeFiles.TempPath(to, jobTag, op.Seq, _runTag);
+                    if (!SafeFiles.MoveNoReplace(temp, to))
+                    {
+                        File.Delete(temp);
+                        Fail(op, "a file appeared at the target meanwhile: not overwritten");
+                        return;
+                    }
+
+                    folders.Add(Path.GetDirectoryName(to)!);
+                    break;
+                case Step.Rename:
+                    if (!SafeFiles.MoveNoReplace(from, to))
+                    {
+                        Fail(op, "a file appeared at the target meanwhile: not overwritten");
+                        return;
+                    }
+
+                    folders.Add(Path.GetDirectoryName(to)!);
+                    folders.Add(Path.GetDirectoryName(from)!);
+                    break;
+                case Step.DeleteSource:
+                    File.Delete(from);
+                    folders.Add(Path.GetDirectoryName(from)!);
+                    break;
+                case Step.DeleteTarget:
+                    File.Delete(to);
+                    folders.Add(Path.GetDirectoryName(to)!);
+                    break;
+            }
+
+            op.Status = FileOpStatus.Completed;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Fail(op, $"{step} failed: {ex.Message}");
+        }
+    }
+
+    /// <summary>Where the operation reads (from) and writes (to), as full paths.</summary>
+    private (string From, string To) Ends(FileOp op) => (Full(op.Source), Full(op.Target));
+
+    private bool Escapes(string path) => !LibraryPaths.IsWithin(LibraryPaths.Canonical(Path.GetDirectoryName(path)!), root);
+
+    private static async Task<bool> SameContentAsync(string a, string b, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(a) || new FileInfo(a).Length != new FileInfo(b).Length)
+        {
+            return false;
+        }
+
+        var first = await LibraryFiles.HashAsync(a, cancellationToken);
+        var second = await LibraryFiles.HashAsync(b, cancellationToken);
+        return first.AsSpan().SequenceEqual(second);
+    }
+
+    private static Step Start(FileOp op, Step step)
+    {
+        op.Status = FileOpStatus.InProgress;
+        return step;
+    }
+
+    private static Step Skip(FileOp op, string note)
+    {
+        op.Status = FileOpStatus.Skipped;
+        op.Note = note;
+        return Step.None;
+    }
+
+    private static Step Fail(FileOp op, string error)
+    {
+        op.Status = FileOpStatus.Failed;
+        op.Error = error;
+        return Step.None;
+    }
+
+    private static void Count(Dictionary<string, long> counters, string name, long by = 1) => counters[name] = counters.GetValueOrDefault(name) + by;
+}
+
+/// <summary>The kinds of file operation (the <c>file_operations.operation</c> values).</summary>
+public static class FileOps
+{
+    public const string Copy = "copy";
+    public const string Move = "move";
+    public const string UndoCopy = "undo_copy";
+    public const string UndoMove = "undo_move";
+}

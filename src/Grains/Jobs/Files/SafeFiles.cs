@@ -1,0 +1,163 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OrleansJobs.Jobs.Files;
+
+/// <summary>
+/// Disk primitives of the file jobs: a copy goes to a temporary file beside its target, is flushed
+/// to disk and read back against the source's checksum before a rename puts it in place; a rename
+/// never replaces an existing file; a folder is flushed after names in it changed.
+/// </summary>
+public static partial class SafeFiles
+{
+    private const int BufferSize = 1 << 20;
+    private const int MaxNameInTemp = 100;
+
+    /// <summary>A short tag of the job in its temporary files' names, so a resumed run finds its own strays.</summary>
+    public static string JobTag(string jobId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(jobId)))[..12];
+
+    /// <summary>The temporary file of operation <paramref name="seq"/> written by the run tagged <paramref name="run"/>, beside <paramref name="target"/>.</summary>
+    public static string TempPath(string target, string jobTag, long seq, string run) =>
+        Path.Combine(Path.GetDirectoryName(target)!, $"{TempPrefix(target, jobTag, seq)}{run}{LibraryFiles.TemporarySuffix}");
+
+    /// <summary>What every temporary file of the operation starts with, whatever the run.</summary>
+    public static string TempPrefix(string target, string jobTag, long seq)
+    {
+        var name = Path.GetFileName(target);
+        return $".{(name.Length > MaxNameInTemp ? name[..MaxNameInTemp] : name)}.{jobTag}-{seq}-";
+    }
+
+    /// <summary>Removes the temporary files any run of operation <paramref name="seq"/> left beside <paramref name="target"/>.</summary>
+    public static int RemoveTemps(string target, string jobTag, long seq)
+    {
+        var folder = Path.GetDirectoryName(target)!;
+        if (!Directory.Exists(folder))
+        {
+            return 0;
+        }
+
+        var removed = 0;
+        foreach (var temp in Directory.EnumerateFiles(folder, TempPrefix(target, jobTag, seq) + "*" + LibraryFiles.TemporarySuffix))
+        {
+            File.Delete(temp);
+            removed++;
+        }
+
+        return removed;
+    }
+
+    /// <summary>Removes every temporary file of the job under <paramref name="folder"/>; returns how many.</summary>
+    public static int RemoveJobTemps(string folder, string jobTag)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return 0;
+        }
+
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        var removed = 0;
+        foreach (var temp in Directory.EnumerateFiles(folder, $".*.{jobTag}-*{LibraryFiles.TemporarySuffix}", options))
+        {
+            File.Delete(temp);
+            removed++;
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> into a new file <paramref name="temp"/> (never an existing one),
+    /// keeping its modification time, flushes it to disk, and returns the SHA-256 of what was copied.
+    /// </summary>
+    public static async Task<byte[]> CopyToTempAsync(string source, string temp, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(temp)!);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var modified = File.GetLastWriteTimeUtc(source);
+        await using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
+        await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+        {
+            var buffer = new byte[Math.Min(BufferSize, Math.Max(4096, input.Length))];
+            int read;
+            while ((read = await input.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+
+            output.Flush(flushToDisk: true);
+        }
+
+        File.SetLastWriteTimeUtc(temp, modified);
+        return hash.GetHashAndReset();
+    }
+
+    /// <summary>Renames <paramref name="from"/> to <paramref name="to"/> unless <paramref name="to"/> exists; false when it does.</summary>
+    public static bool MoveNoReplace(string from, string to)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+        try
+        {
+            File.Move(from, to, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(to) || Directory.Exists(to))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Flushes a folder's entries (names created, renamed or removed in it) to disk.</summary>
+    public static void SyncFolder(string folder)
+    {
+        var fd = Open(folder, ReadOnly | DirectoryOnly);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open folder '{folder}' to flush it (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        try
+        {
+            if (Fsync(fd) != 0)
+            {
+                throw new IOException($"flushing folder '{folder}' failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    /// <summary>
+    /// A free name for <paramref name="target"/> when it is taken by a different file: "name (1).ext",
+    /// "name (2).ext", ... the first that <paramref name="taken"/> does not claim and no file has.
+    /// </summary>
+    public static string FreeName(string target, Func<string, bool> taken)
+    {
+        var folder = Path.GetDirectoryName(target)!;
+        var stem = Path.GetFileNameWithoutExtension(target);
+        var extension = Path.GetExtension(target);
+        for (var n = 1; ; n++)
+        {
+            var candidate = Path.Combine(folder, $"{stem} ({n}){extension}");
+            if (!taken(candidate) && !File.Exists(candidate) && !Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+    }
+
+    private const int ReadOnly = 0;
+    private const int DirectoryOnly = 0x10000; // O_DIRECTORY on Linux
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}
