@@ -42,8 +42,16 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
 
     public TestCluster Cluster => _cluster ?? throw new InvalidOperationException("fixture not initialized");
 
+    /// <summary>The one allowed base folder of library roots (Libraries:AllowedRoots); removed with the fixture.</summary>
+    public string LibrariesBase { get; } = Path.Combine(Path.GetTempPath(), $"orleansjobs-libraries-{Guid.NewGuid():N}"[..40]);
+
+    /// <summary>A folder beside <see cref="LibrariesBase"/>, outside every allowed base.</summary>
+    public string Outside => LibrariesBase + "-outside";
+
     public async Task InitializeAsync()
     {
+        Directory.CreateDirectory(LibrariesBase);
+        Directory.CreateDirectory(Outside);
         _database = await PostgresServer.CreateDatabaseAsync("cluster");
         await _database.ApplySchemaAsync();
         await _database.ExecuteAsync(TickLog.CreateTableSql);
@@ -57,6 +65,7 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
         builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
             [$"ConnectionStrings:{OrleansJobsDatabase.ConnectionStringName}"] = _database.ConnectionString,
+            ["Libraries:AllowedRoots:0"] = LibrariesBase,
         }));
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
@@ -75,6 +84,11 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
         if (_database is not null)
         {
             await _database.DisposeAsync();
+        }
+
+        foreach (var folder in new[] { LibrariesBase, Outside }.Where(Directory.Exists))
+        {
+            Directory.Delete(folder, recursive: true);
         }
     }
 

@@ -52,7 +52,9 @@ public sealed class CatalogStore(NpgsqlDataSource dataSource)
     public async Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("SELECT now()");
-        return (DateTimeOffset)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetFieldValue<DateTimeOffset>(0);
     }
 
     /// <summary>Writes the hashed files and marks the unchanged ones seen, in one round trip.</summary>
