@@ -42,7 +42,7 @@ public static class Wait
     }
 
     /// <summary>Polls <paramref name="probe"/> until its value satisfies <paramref name="accept"/>, and returns that value.</summary>
-    public static async Task<T> ForAsync<T>(string what, Func<Task<T>> probe, Func<T, bool> accept, TimeSpan? timeout = null)
+    public static async Task<T> ForAsync<T>(string what, Func<Task<T>> probe, Func<T, bool> accept, TimeSpan? timeout = null, TimeSpan? poll = null)
     {
         T last = default!;
         var hasValue = false;
@@ -51,7 +51,7 @@ public static class Wait
             last = await probe();
             hasValue = true;
             return accept(last);
-        }, timeout, () => Task.FromResult(hasValue ? last?.ToString() ?? "null" : "nothing yet"));
+        }, timeout, () => Task.FromResult(hasValue ? last?.ToString() ?? "null" : "nothing yet"), poll);
         return last;
     }
 

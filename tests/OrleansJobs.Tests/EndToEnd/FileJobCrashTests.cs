@@ -1,0 +1,100 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansJobs.Tests.Files;
+using OrleansJobs.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OrleansJobs.Tests.EndToEnd;
+
+/// <summary>
+/// The post-kill checklist of a file job, empty by construction: silo processes running an organize
+/// or an analysis are SIGKILLed mid-run, several times, the job finishes on the survivors, and then
+/// the disk is counted: every file in exactly one place, byte-identical, no temporary or empty file,
+/// the log's completed rows matching the disk, the catalog matching a fresh walk.
+/// </summary>
+[Collection(DrillCollection.Name)]
+public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutputHelper output) : IClassFixture<MigratedDatabaseFixture>, IDisposable
+{
+    private readonly string _base = Path.Combine(Path.GetTempPath(), $"orleansjobs-crash-{Guid.NewGuid():N}"[..36]);
+
+    [Fact]
+    public async Task OrganizeMove_WhoseSiloIsKilledThreeTimes_LeavesEveryFileInExactlyOnePlace_AndAnAnalysisTheExactCatalog()
+    {
+        const int Files = 4000;
+        var settings = new Dictionary<string, string> { ["Libraries__AllowedRoots__0"] = _base };
+        await using var cluster = new ProcessCluster(fixture.Database);
+        var silos = new List<SiloProcess> { cluster.StartSilo(extra: settings), cluster.StartSilo(extra: settings) };
+        var api = cluster.StartApiHost();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        await ProcessCluster.WaitForReadyAsync(http, silos.Count);
+
+        using var tree = LibraryTree.Generate(_base, "photos", Files, photos: 20);
+        var original = Files_(LibraryTree.Snapshot(tree.Root));
+        using (var created = await http.PostJsonAsync("/api/libraries", $$"""{"id": "photos", "name": "Photos", "root": "{{tree.Root}}"}"""))
+        {
+            created.EnsureSuccessStatusCode();
+        }
+
+        var organize = await http.SubmitJobAsync("""{"type": "organize", "library": "photos", "parameters": {"target": "organized", "mode": "move"}}""");
+        for (var kill = 1; kill <= 3; kill++)
+        {
+            var owner = await Wait.ForAsync($"organize to pass {kill * Files / 5} files", () => fixture.Database.QueryAsync(
+                    "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", organize)),
+                rows => rows.Count == 1 && rows[0].Done >= kill * Files / 5, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
+            var victim = silos.Single(s => owner[0].Silo.Contains($":{s.SiloPort}@", StringComparison.Ordinal));
+            await victim.Process.KillAsync();
+            output.WriteLine($"kill {kill}: silo {victim.SiloPort} at {owner[0].Done} files");
+            silos.Remove(victim);
+            silos.Add(cluster.StartSilo(extra: settings));
+        }
+
+        var done = await FinishedAsync(http, organize);
+        Assert.Equal("Completed", done.GetProperty("status").GetString());
+
+        var after = LibraryTree.Snapshot(tree.Root);
+        Assert.DoesNotContain(after, e => e.Key.EndsWith(".orleansjobs-tmp", StringComparison.Ordinal));
+        Assert.DoesNotContain(after, e => e.Value.StartsWith("0 ", StringComparison.Ordinal)); // no empty file
+        var log = await fixture.Database.QueryAsync(
+            "SELECT source_path, target_path, status FROM file_operations WHERE job_id = @id", r => (Source: r.GetString(0), Target: r.GetString(1), Status: r.GetString(2)), ("id", organize));
+        Assert.Equal(original.Count, log.Count);
+        Assert.All(log, op => Assert.Equal("completed", op.Status));
+        var placed = Files_(after);
+        Assert.Equal(original.Count, placed.Count); // nothing doubled, nothing lost
+        foreach (var op in log)
+        {
+            Assert.False(placed.ContainsKey(op.Source), $"{op.Source} is at its source and its target");
+            Assert.Equal(original[op.Source], placed[op.Target]); // byte-identical
+        }
+
+        var journal = await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{organize}/journal", UriKind.Relative));
+        Assert.Contains(journal.EnumerateArray(), e => e.GetProperty("type").GetString() == "recovery");
+
+        // An analysis whose silo is killed once ends with the catalog of a fresh walk.
+        var analyze = await http.SubmitJobAsync("""{"type": "analyze", "library": "photos", "checkpoint": {"everyItems": 50}}""");
+        var running = await Wait.ForAsync("the analysis to pass 1000 files", () => fixture.Database.QueryAsync(
+                "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", analyze)),
+            rows => rows.Count == 1 && rows[0].Done >= 1000, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
+        await silos.Single(s => running[0].Silo.Contains($":{s.SiloPort}@", StringComparison.Ordinal)).Process.KillAsync();
+        Assert.Equal("Completed", (await FinishedAsync(http, analyze)).GetProperty("status").GetString());
+        var catalog = await fixture.Database.QueryAsync(
+            "SELECT relative_path, encode(sha256, 'hex') FROM library_catalog WHERE library_id = 'photos' AND removed_at IS NULL", r => (r.GetString(0), r.GetString(1)));
+        Assert.Equal(placed.OrderBy(p => p.Key, StringComparer.Ordinal).ToList(), catalog.Select(c => new KeyValuePair<string, string>(c.Item1, c.Item2)).OrderBy(p => p.Key, StringComparer.Ordinal).ToList());
+    }
+
+    /// <summary>Regular files of a snapshot: path → SHA-256.</summary>
+    private static Dictionary<string, string> Files_(SortedDictionary<string, string> snapshot) =>
+        snapshot.Where(e => e.Value != "folder" && !e.Value.StartsWith("link", StringComparison.Ordinal))
+            .ToDictionary(e => e.Key, e => e.Value.Split(' ')[2], StringComparer.Ordinal);
+
+    private static Task<JsonElement> FinishedAsync(HttpClient http, string id) =>
+        Wait.ForAsync($"job {id} to finish", () => http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}", UriKind.Relative)),
+            j => j.GetProperty("status").GetString() is "Completed" or "Failed" or "Cancelled" or "Killed", TimeSpan.FromSeconds(120));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_base))
+        {
+            Directory.Delete(_base, recursive: true);
+        }
+    }
+}
