@@ -108,6 +108,13 @@ API_DIR="$ROOT/src/ApiHost/bin/$CONFIG/net10.0"
 say "applying the database schema"
 (cd "$SILO_DIR" && dotnet OrleansJobs.Silo.dll migrate) | sed 's/^/[up] /'
 
+# --- Libraries -------------------------------------------------------------------------------
+# Library roots may lie under .data/libraries, and under the folders of ORLEANSJOBS_LIBRARY_ROOTS
+# (colon-separated) when it is set.
+mkdir -p "$DATA/libraries"
+IFS=: read -r -a LIBRARY_ROOTS <<<"$DATA/libraries${ORLEANSJOBS_LIBRARY_ROOTS:+:$ORLEANSJOBS_LIBRARY_ROOTS}"
+for i in "${!LIBRARY_ROOTS[@]}"; do export "Libraries__AllowedRoots__$i=${LIBRARY_ROOTS[$i]}"; done
+
 # --- Processes ---------------------------------------------------------------------------------
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for ((i = 0; i < SILOS; i++)); do
@@ -154,6 +161,7 @@ cat <<EOF
       OpenAPI    http://127.0.0.1:$API_PORT/openapi/v1.json
       Dashboard  http://127.0.0.1:$API_PORT/dashboard/
       Health     http://127.0.0.1:$API_PORT/health/ready
+      Libraries  roots may lie under ${LIBRARY_ROOTS[*]}
 [up] press Ctrl+C to stop
 EOF
 
