@@ -2,6 +2,8 @@
 # Runs a benchmark against the real system and prints its result table (Markdown).
 #
 #   deploy/bench.sh throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K]
+#   deploy/bench.sh recovery [--mode kill|freeze] [--kills K] [--freeze-seconds F] [--silos K]
+#   deploy/bench.sh files [--jobs N]     (N files in the generated library, default 20000)
 #
 # PostgreSQL: the server in ORLEANSJOBS_DB, or else the checkout's private cluster (deploy/pg.sh).
 # The benchmark creates a database of its own, starts silo processes and the API host on loopback
@@ -12,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CONFIG=Release
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-[[ $# -ge 1 ]] || { sed -n '2,9p' "$0"; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,11p' "$0"; exit 2; }
 
 STARTED_PG=0
 if [[ -z "${ORLEANSJOBS_DB:-}" ]]; then

@@ -9,8 +9,10 @@ public sealed record BenchOptions(
     public const string Usage = """
         usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K]
                OrleansJobs.Benchmarks recovery [--mode kill|freeze] [--jobs N] [--kills K] [--freeze-seconds F] [--silos K] [--max-seconds S]
+               OrleansJobs.Benchmarks files [--jobs N] [--max-seconds S]
           --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
-                             recovery: long jobs kept running through the kills (default 30)
+                             recovery: long jobs kept running through the kills (default 30);
+                             files: files in the generated library (default 20000, 1000 to 200000)
           --mode             recovery: kill (SIGKILL) or freeze (SIGSTOP, then SIGCONT after --freeze-seconds) (default kill)
           --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5)
           --freeze-seconds   recovery, freeze: how long each silo stays frozen (default 30, 5 to 300)
@@ -23,14 +25,14 @@ public sealed record BenchOptions(
 
     public static BenchOptions? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("throughput" or "recovery"))
+        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files"))
         {
             return null;
         }
 
         BenchOptions? options = args[0] == "recovery"
             ? new BenchOptions(args[0], 30, 64, 1_000, TimeSpan.FromSeconds(120), 3)
-            : new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(120), 1);
+            : new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(args[0] == "files" ? 600 : 120), 1);
         for (var i = 1; i < args.Length; i += 2)
         {
             if (args[i] == "--mode" && args[0] == "recovery" && i + 1 < args.Length && args[i + 1] is "kill" or "freeze")
@@ -46,7 +48,7 @@ public sealed record BenchOptions(
 
             options = args[i] switch
             {
-                "--jobs" when value is >= 1 and <= 200_000 => options with { Jobs = value },
+                "--jobs" when value >= (args[0] == "files" ? 1_000 : 1) && value <= 200_000 => options with { Jobs = value },
                 "--kills" when value is >= 5 and <= 50 => options with { Kills = value },
                 "--freeze-seconds" when value is >= 5 and <= 300 => options with { FreezeSeconds = value },
                 "--concurrency" when value is >= 1 and <= 512 => options with { Concurrency = value },

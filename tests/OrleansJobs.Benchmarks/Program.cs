@@ -22,6 +22,7 @@ try
     {
         "throughput" => await ThroughputBenchmark.RunAsync(options, stop.Token),
         "recovery" => await RecoveryBenchmark.RunAsync(options, stop.Token),
+        "files" => await FilesBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }

@@ -111,8 +111,16 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<CatalogStore>();
         silo.Services.AddSingleton<FileOperationStore>();
         silo.Services.AddJobHandler<AnalyzeJobHandler>(AnalyzeJobHandler.TypeName, o => o.RequiresLibrary = true);
-        silo.Services.AddJobHandler<OrganizeJobHandler>(OrganizeJobHandler.TypeName, o => o.RequiresLibrary = true);
-        silo.Services.AddJobHandler<RevertJobHandler>(RevertJobHandler.TypeName, o => o.RequiresLibrary = true);
+        silo.Services.AddJobHandler<OrganizeJobHandler>(OrganizeJobHandler.TypeName, o =>
+        {
+            o.RequiresLibrary = true;
+            o.CheckpointEveryItems = OrganizeJobHandler.BatchSize; // a checkpoint per batch of operations
+        });
+        silo.Services.AddJobHandler<RevertJobHandler>(RevertJobHandler.TypeName, o =>
+        {
+            o.RequiresLibrary = true;
+            o.CheckpointEveryItems = OrganizeJobHandler.BatchSize;
+        });
         silo.Services.AddJobHandler<ThumbnailsJobHandler>(ThumbnailsJobHandler.TypeName, o => o.RequiresLibrary = true);
         // Job types run by external workers, one subsection per type name (ExternalJobTypes:<name>:LeaseDuration, ...).
         foreach (var type in configuration.GetSection("ExternalJobTypes").GetChildren())

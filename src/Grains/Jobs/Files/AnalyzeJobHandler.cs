@@ -21,6 +21,9 @@ public sealed class AnalyzeJobHandler(IGrainFactory grains, CatalogStore catalog
 
     private const string WalkStartedCounter = "walkStartedUs";
 
+    /// <summary>Files whose checksums are computed together, on every core.</summary>
+    private const int HashChunk = 64;
+
     public IReadOnlyList<JobParameterError> Validate(JsonElement parameters)
     {
         var errors = FileJobParameters.Members(parameters, TypeName, "rehash");
@@ -62,54 +65,76 @@ public sealed class AnalyzeJobHandler(IGrainFactory grains, CatalogStore catalog
             counters["notes"] = notes.Count;
         }
 
+        bool Unchanged(LibraryFile file) =>
+            !rehash && known.TryGetValue(file.RelativePath, out var facts) && facts.Hashed && !facts.Removed
+            && facts.Size == file.Size && facts.ModifiedAt == file.ModifiedAt;
+
         var buffer = new List<CatalogRow>();
+        var spent = new FileJobTimes(counters);
         context.BeforeCheckpoint(async token =>
         {
-            await catalog.WriteAsync(libraryId, context.JobId, buffer, token);
+            using (spent.Measure(FileJobTimes.Catalog))
+            {
+                await catalog.WriteAsync(libraryId, context.JobId, buffer, token);
+            }
+
             buffer.Clear();
         });
 
         var start = context.Checkpoint.Cursor is { } cursor ? StartAfter(files, cursor) : 0;
+        var hashes = new (byte[]? Sha, string? Error)[HashChunk];
         for (var i = start; i < files.Count; i++)
         {
-            if (context.StopRequested.IsCancellationRequested)
+            if ((i - start) % HashChunk == 0)
             {
-                return; // the context writes the buffer before the run's end is stored
+                if (context.StopRequested.IsCancellationRequested)
+                {
+                    return; // the context writes the buffer before the run's end is stored
+                }
+
+                // The next chunk's checksums, on every core; the items are then done in order.
+                var first = i;
+                var count = Math.Min(HashChunk, files.Count - first);
+                Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellation }, k =>
+                    hashes[k] = Unchanged(files[first + k]) ? (null, null) : HashOrError(files[first + k].FullPath, cancellation));
             }
 
             var file = files[i];
-            if (!rehash && known.TryGetValue(file.RelativePath, out var facts) && facts.Hashed && !facts.Removed
-                && facts.Size == file.Size && facts.ModifiedAt == file.ModifiedAt)
+            var (sha, error) = hashes[(i - start) % HashChunk];
+            if (Unchanged(file))
             {
                 buffer.Add(new CatalogRow(file.RelativePath, file.Size, file.ModifiedAt, null));
                 Count(counters, "unchanged");
             }
+            else if (sha is not null)
+            {
+                buffer.Add(new CatalogRow(file.RelativePath, file.Size, file.ModifiedAt, sha));
+                Count(counters, "hashed");
+                Count(counters, "bytesHashed", file.Size);
+            }
             else
             {
-                try
-                {
-                    var sha = await LibraryFiles.HashAsync(file.FullPath, cancellation);
-                    buffer.Add(new CatalogRow(file.RelativePath, file.Size, file.ModifiedAt, sha));
-                    Count(counters, "hashed");
-                    Count(counters, "bytesHashed", file.Size);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    // Gone or unreadable since the walk: a warning, not a failure.
-                    context.Log(JobMessageLevel.Warning, $"{file.RelativePath}: cannot be read ({ex.Message})");
-                    Count(counters, "unreadable");
-                }
+                // Gone or unreadable since the walk: a warning, not a failure.
+                context.Log(JobMessageLevel.Warning, $"{file.RelativePath}: cannot be read ({error})");
+                Count(counters, "unreadable");
             }
 
             if (buffer.Count >= MaxBufferedRows)
             {
-                await catalog.WriteAsync(libraryId, context.JobId, buffer, cancellation);
+                using (spent.Measure(FileJobTimes.Catalog))
+                {
+                    await catalog.WriteAsync(libraryId, context.JobId, buffer, cancellation);
+                }
+
                 buffer.Clear();
             }
 
             if (i < files.Count - 1)
             {
-                await context.ItemDoneAsync(file.RelativePath, counters);
+                using (spent.Measure(FileJobTimes.Checkpoints))
+                {
+                    await context.ItemDoneAsync(file.RelativePath, counters);
+                }
             }
         }
 
@@ -130,6 +155,18 @@ public sealed class AnalyzeJobHandler(IGrainFactory grains, CatalogStore catalog
         if (files.Count > 0)
         {
             await context.ItemDoneAsync(files[^1].RelativePath, counters);
+        }
+    }
+
+    private static (byte[]? Sha, string? Error) HashOrError(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (LibraryFiles.Hash(path, cancellationToken), null);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return (null, ex.Message);
         }
     }
 

@@ -18,6 +18,9 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
 
     public string JobTag => jobTag;
 
+    /// <summary>Where the time spent writing the log is counted, if anywhere.</summary>
+    public FileJobTimes? Spent { get; init; }
+
     private string Full(string relative) => Path.Combine(root, relative);
 
     /// <summary>Dry run: notes what each planned operation would do; touches no file.</summary>
@@ -61,7 +64,9 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
         {
             SafeFiles.RemoveTemps(Full(op.Target), jobTag, op.Seq);
             var (from, to) = Ends(op);
-            var atTarget = op.Sha256 is { } sha && File.Exists(to) && (await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(sha);
+            // A copy's checksum is logged once it was copied; before that, the source's stands in (a copy leaves its source).
+            var expected = op.Sha256 ?? (op.Operation == FileOps.Copy ? TryHash(from, cancellationToken) : null);
+            var atTarget = expected is { } sha && File.Exists(to) && (await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(sha);
             var atSource = File.Exists(from);
             if (op.Operation == FileOps.UndoCopy)
             {
@@ -97,7 +102,12 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
         context.Log(JobMessageLevel.Info, $"reconciled {ops.Count} operations an earlier run left in progress");
     }
 
-    /// <summary>Runs the planned operations of one batch (others are done already).</summary>
+    /// <summary>
+    /// Runs the planned operations of one batch (others are done already): decides each from the disk,
+    /// logs them in progress, copies to temporary files in parallel, flushes the file system once,
+    /// verifies the copies, renames and deletes inside one effect section, flushes again, and logs
+    /// the outcomes. A graceful stop lets the copies under way finish; the others go back to planned.
+    /// </summary>
     public async Task RunBatchAsync(FileOp[] batch, Dictionary<string, long> counters, int parallelism, CancellationToken cancellationToken)
     {
         var pending = batch.Where(o => o.Status == FileOpStatus.Planned).ToList();
@@ -106,37 +116,63 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
             return;
         }
 
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken };
+        // Checksums needed before anything happens (a move's, to settle it after a crash; a copy's only when its target exists).
+        var sources = new Dictionary<long, byte[]?>();
+        Parallel.ForEach(pending, parallel, op =>
+        {
+            var sha = NeedsSourceChecksum(op) ? TryHash(Full(op.Source), cancellationToken) : null;
+            lock (sources)
+            {
+                sources[op.Seq] = sha;
+            }
+        });
+
         var claimed = new HashSet<string>(batch.Select(o => Full(o.Target)), StringComparer.Ordinal);
         var plans = new Dictionary<long, Step>();
         foreach (var op in pending)
         {
-            plans[op.Seq] = await DecideAsync(op, claimed, cancellationToken);
+            plans[op.Seq] = Decide(op, sources[op.Seq], claimed, cancellationToken);
         }
 
+        await LogAsync(pending, cancellationToken);
         var running = pending.Where(o => o.Status == FileOpStatus.InProgress).ToList();
-        await log.UpdateAsync(context.JobId, pending, cancellationToken);
 
-        // Copies first, in parallel: each to its own temporary file, flushed, then read back against the source's checksum.
-        await Parallel.ForEachAsync(running.Where(o => plans[o.Seq] == Step.CopyThenRename), new ParallelOptions
+        // Copies in parallel, each to its own temporary file; a stop request lets the copies under way finish.
+        var copies = running.Where(o => plans[o.Seq] == Step.CopyThenRename).ToList();
+        Parallel.ForEach(copies, parallel, op =>
         {
-            MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken,
-        }, async (op, token) => await CopyAsync(op, token));
+            if (context.StopRequested.IsCancellationRequested)
+            {
+                op.Status = FileOpStatus.Planned;
+                return;
+            }
 
-        var folders = new HashSet<string>(StringComparer.Ordinal);
+            Copy(op, cancellationToken);
+        });
+
+        if (copies.Count > 0)
+        {
+            // Every copy's data on disk before any of them gets its name; then each is read back.
+            SafeFiles.SyncFileSystem(root);
+            Parallel.ForEach(copies.Where(o => o.Status == FileOpStatus.InProgress), parallel, op => Verify(op, cancellationToken));
+        }
+
+        var changed = false;
         using (await context.BeginEffectAsync())
         {
             foreach (var op in running.Where(o => o.Status == FileOpStatus.InProgress))
             {
-                Apply(op, plans[op.Seq], folders);
+                changed |= Apply(op, plans[op.Seq]);
             }
         }
 
-        foreach (var folder in folders.Where(Directory.Exists))
+        if (changed)
         {
-            SafeFiles.SyncFolder(folder);
+            SafeFiles.SyncFileSystem(root); // the new names, and the removed ones, on disk before the log says completed
         }
 
-        await log.UpdateAsync(context.JobId, running, cancellationToken);
+        await LogAsync(running, cancellationToken);
         foreach (var op in pending)
         {
             Count(counters, op.Status);
@@ -144,6 +180,29 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
             {
                 Count(counters, "bytes", op.Size ?? 0);
             }
+        }
+    }
+
+    private async Task LogAsync(IReadOnlyCollection<FileOp> ops, CancellationToken cancellationToken)
+    {
+        using (Spent?.Measure(FileJobTimes.Log))
+        {
+            await log.UpdateAsync(context.JobId, ops, cancellationToken);
+        }
+    }
+
+    private bool NeedsSourceChecksum(FileOp op) =>
+        op.Operation is FileOps.Move or FileOps.UndoMove || op.Operation == FileOps.Copy && File.Exists(Full(op.Target));
+
+    private static byte[]? TryHash(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return File.Exists(path) ? LibraryFiles.Hash(path, cancellationToken) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
@@ -157,7 +216,7 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
     }
 
     /// <summary>Checks the operation against the disk: its checksum, its final target, and what to do; marks it in progress, skipped or failed.</summary>
-    private async Task<Step> DecideAsync(FileOp op, HashSet<string> claimed, CancellationToken cancellationToken)
+    private Step Decide(FileOp op, byte[]? sourceSha, HashSet<string> claimed, CancellationToken cancellationToken)
     {
         var (from, to) = Ends(op);
         if (Escapes(from) || Escapes(to))
@@ -172,7 +231,7 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
                 return Skip(op, "the copy is gone already");
             }
 
-            return (await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(op.Sha256)
+            return TryHash(to, cancellationToken) is { } current && current.AsSpan().SequenceEqual(op.Sha256)
                 ? Start(op, Step.DeleteTarget)
                 : Skip(op, "the copy was changed since: kept");
         }
@@ -182,17 +241,16 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
             return Fail(op, "the source file is not there");
         }
 
-        var sha = await LibraryFiles.HashAsync(from, cancellationToken);
-        if (op.Operation == FileOps.UndoMove && op.Sha256 is { } recorded && !sha.AsSpan().SequenceEqual(recorded))
+        if (op.Operation == FileOps.UndoMove && op.Sha256 is { } recorded && (sourceSha is null || !sourceSha.AsSpan().SequenceEqual(recorded)))
         {
             return Skip(op, "the file was changed since it was moved: left where it is");
         }
 
-        op.Sha256 = sha;
+        op.Sha256 = sourceSha; // a copy's is taken while it is copied
         op.Size = new FileInfo(from).Length;
         if (File.Exists(to))
         {
-            if ((await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(sha))
+            if (sourceSha is not null && TryHash(to, cancellationToken) is { } existing && existing.AsSpan().SequenceEqual(sourceSha))
             {
                 op.Note = "the target already holds the same content";
                 return op.Operation == FileOps.Copy ? Skip(op, op.Note) : Start(op, Step.DeleteSource);
@@ -213,18 +271,20 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
         return Start(op, op.Operation == FileOps.Copy ? Step.CopyThenRename : Step.Rename);
     }
 
-    private async Task CopyAsync(FileOp op, CancellationToken cancellationToken)
+    private void Copy(FileOp op, CancellationToken cancellationToken)
     {
-        var target = Full(op.Target);
-        var temp = SafeFiles.TempPath(target, jobTag, op.Seq, _runTag);
+        var temp = SafeFiles.TempPath(Full(op.Target), jobTag, op.Seq, _runTag);
         try
         {
-            var copied = await SafeFiles.CopyToTempAsync(Full(op.Source), temp, cancellationToken);
-            if (!copied.AsSpan().SequenceEqual(op.Sha256) || !(await LibraryFiles.HashAsync(temp, cancellationToken)).AsSpan().SequenceEqual(op.Sha256))
+            var copied = SafeFiles.CopyToTemp(Full(op.Source), temp, cancellationToken);
+            if (op.Sha256 is { } known && !copied.AsSpan().SequenceEqual(known))
             {
                 File.Delete(temp);
-                Fail(op, "verification failed: the copy does not match the source's checksum (was the source changed meanwhile?)");
+                Fail(op, "the source changed while it was copied");
+                return;
             }
+
+            op.Sha256 = copied;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -233,7 +293,19 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
         }
     }
 
-    private void Apply(FileOp op, Step step, HashSet<string> folders)
+    /// <summary>Reads the flushed copy back: it must have the source's checksum.</summary>
+    private void Verify(FileOp op, CancellationToken cancellationToken)
+    {
+        var temp = SafeFiles.TempPath(Full(op.Target), jobTag, op.Seq, _runTag);
+        if (TryHash(temp, cancellationToken) is not { } written || !written.AsSpan().SequenceEqual(op.Sha256))
+        {
+            File.Delete(temp);
+            Fail(op, "verification failed: the copy does not match the source's checksum");
+        }
+    }
+
+    /// <summary>Performs the operation's rename or delete; true when a name changed on disk.</summary>
+    private bool Apply(FileOp op, Step step)
     {
         var (from, to) = Ends(op);
         try
@@ -246,36 +318,33 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
                     {
                         File.Delete(temp);
                         Fail(op, "a file appeared at the target meanwhile: not overwritten");
-                        return;
+                        return true;
                     }
 
-                    folders.Add(Path.GetDirectoryName(to)!);
                     break;
                 case Step.Rename:
                     if (!SafeFiles.MoveNoReplace(from, to))
                     {
                         Fail(op, "a file appeared at the target meanwhile: not overwritten");
-                        return;
+                        return false;
                     }
 
-                    folders.Add(Path.GetDirectoryName(to)!);
-                    folders.Add(Path.GetDirectoryName(from)!);
                     break;
                 case Step.DeleteSource:
                     File.Delete(from);
-                    folders.Add(Path.GetDirectoryName(from)!);
                     break;
                 case Step.DeleteTarget:
                     File.Delete(to);
-                    folders.Add(Path.GetDirectoryName(to)!);
                     break;
             }
 
             op.Status = FileOpStatus.Completed;
+            return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             Fail(op, $"{step} failed: {ex.Message}");
+            return true;
         }
     }
 

@@ -72,10 +72,31 @@ public static class LibraryFiles
     }
 
     /// <summary>SHA-256 of the file's content, read once, sequentially.</summary>
-    public static async Task<byte[]> HashAsync(string path, CancellationToken cancellationToken)
+    public static Task<byte[]> HashAsync(string path, CancellationToken cancellationToken) => Task.FromResult(Hash(path, cancellationToken));
+
+    /// <summary>SHA-256 of the file's content, read once, sequentially, on the calling thread (small files are read in one call).</summary>
+    public static byte[] Hash(string path, CancellationToken cancellationToken)
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, HashBufferSize, FileOptions.SequentialScan | FileOptions.Asynchronous);
-        return await SHA256.HashDataAsync(stream, cancellationToken);
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Clamp(RandomAccess.GetLength(handle), 4096, HashBufferSize));
+        try
+        {
+            long offset = 0;
+            int read;
+            while ((read = RandomAccess.Read(handle, buffer, offset)) > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                hash.AppendData(buffer, 0, read);
+                offset += read;
+            }
+
+            return hash.GetHashAndReset();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Modification times as the catalog keeps them (PostgreSQL stores microseconds).</summary>

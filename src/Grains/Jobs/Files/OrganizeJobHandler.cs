@@ -22,8 +22,10 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
 {
     public const string TypeName = "organize";
 
-    private const int BatchSize = 32;
-    private const int CopyParallelism = 8;
+    /// <summary>Operations per batch: one log write before, one after, and two file system flushes between.</summary>
+    public const int BatchSize = 256;
+
+    private static readonly int CopyParallelism = Math.Max(2, Environment.ProcessorCount);
 
     public IReadOnlyList<JobParameterError> Validate(JsonElement parameters) => OrganizeParameters.Validate(parameters, out _);
 
@@ -61,7 +63,8 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
         }
 
         context.Progress.SetTotal(ops.Count);
-        var executor = new FileOpExecutor(root, SafeFiles.JobTag(context.JobId), log, context);
+        var spent = new FileJobTimes(counters);
+        var executor = new FileOpExecutor(root, SafeFiles.JobTag(context.JobId), log, context) { Spent = spent };
         if (parameters.DryRun)
         {
             await executor.PredictAsync(ops, counters, cancellation);
@@ -85,9 +88,12 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
             }
 
             await executor.RunBatchAsync(batch, counters, CopyParallelism, cancellation);
-            foreach (var op in batch)
+            using (spent.Measure(FileJobTimes.Checkpoints))
             {
-                await context.ItemDoneAsync(op.Seq.ToString(CultureInfo.InvariantCulture), counters);
+                foreach (var op in batch)
+                {
+                    await context.ItemDoneAsync(op.Seq.ToString(CultureInfo.InvariantCulture), counters);
+                }
             }
         }
     }

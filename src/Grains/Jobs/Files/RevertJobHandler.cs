@@ -17,7 +17,7 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
 {
     public const string TypeName = "revert";
 
-    private const int BatchSize = 32;
+    private const int BatchSize = OrganizeJobHandler.BatchSize;
 
     public IReadOnlyList<JobParameterError> Validate(JsonElement parameters)
     {
@@ -62,7 +62,7 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
                 return;
             }
 
-            await executor.RunBatchAsync(batch, counters, parallelism: 8, cancellation);
+            await executor.RunBatchAsync(batch, counters, parallelism: Math.Max(2, Environment.ProcessorCount), cancellation);
             await MarkRevertedAsync(organizeJob, batch, cancellation);
             foreach (var op in batch)
             {

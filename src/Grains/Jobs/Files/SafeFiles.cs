@@ -7,7 +7,7 @@ namespace OrleansJobs.Jobs.Files;
 /// <summary>
 /// Disk primitives of the file jobs: a copy goes to a temporary file beside its target, is flushed
 /// to disk and read back against the source's checksum before a rename puts it in place; a rename
-/// never replaces an existing file; a folder is flushed after names in it changed.
+/// never replaces an existing file; names are flushed after they changed.
 /// </summary>
 public static partial class SafeFiles
 {
@@ -68,29 +68,63 @@ public static partial class SafeFiles
 
     /// <summary>
     /// Copies <paramref name="source"/> into a new file <paramref name="temp"/> (never an existing one),
-    /// keeping its modification time, flushes it to disk, and returns the SHA-256 of what was copied.
+    /// keeping its modification time, and returns the SHA-256 of what was copied. The data is not yet
+    /// flushed: the caller flushes a whole batch at once (<see cref="SyncFileSystem"/>) before any rename.
     /// </summary>
-    public static async Task<byte[]> CopyToTempAsync(string source, string temp, CancellationToken cancellationToken)
+    public static byte[] CopyToTemp(string source, string temp, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(temp)!);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var modified = File.GetLastWriteTimeUtc(source);
-        await using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
-        await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+        using (var input = File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan))
+        using (var output = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
-            var buffer = new byte[Math.Min(BufferSize, Math.Max(4096, input.Length))];
-            int read;
-            while ((read = await input.ReadAsync(buffer, cancellationToken)) > 0)
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Clamp(RandomAccess.GetLength(input), 4096, BufferSize));
+            try
             {
-                hash.AppendData(buffer, 0, read);
-                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                long offset = 0;
+                int read;
+                while ((read = RandomAccess.Read(input, buffer, offset)) > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    hash.AppendData(buffer, 0, read);
+                    RandomAccess.Write(output, buffer.AsSpan(0, read), offset);
+                    offset += read;
+                }
             }
-
-            output.Flush(flushToDisk: true);
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
 
         File.SetLastWriteTimeUtc(temp, modified);
         return hash.GetHashAndReset();
+    }
+
+    /// <summary>
+    /// Flushes everything written to the file system that holds <paramref name="folder"/> (data and
+    /// names): one call for a whole batch of files, much cheaper than a flush per file.
+    /// </summary>
+    public static void SyncFileSystem(string folder)
+    {
+        var fd = Open(folder, ReadOnly | DirectoryOnly);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open folder '{folder}' to flush its file system (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        try
+        {
+            if (SyncFs(fd) != 0)
+            {
+                throw new IOException($"flushing the file system of '{folder}' failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
     }
 
     /// <summary>Renames <paramref name="from"/> to <paramref name="to"/> unless <paramref name="to"/> exists; false when it does.</summary>
@@ -157,6 +191,9 @@ public static partial class SafeFiles
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static partial int SyncFs(int fd);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
