@@ -18,9 +18,10 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
     private readonly string _base = Path.Combine(Path.GetTempPath(), $"orleansjobs-crash-{Guid.NewGuid():N}"[..36]);
 
     [Fact]
-    public async Task OrganizeMove_WhoseSiloIsKilledThreeTimes_LeavesEveryFileInExactlyOnePlace_AndAnAnalysisTheExactCatalog()
+    public async Task OrganizeMove_WhoseSiloIsKilledThreeTimes_LeavesEveryFileInExactlyOnePlace_AndKilledAnalysisAndThumbnailsEndComplete()
     {
         const int Files = 4000;
+        const int Photos = 300;
         var settings = new Dictionary<string, string> { ["Libraries__AllowedRoots__0"] = _base };
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = new List<SiloProcess> { cluster.StartSilo(extra: settings), cluster.StartSilo(extra: settings) };
@@ -28,11 +29,20 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
         using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         await ProcessCluster.WaitForReadyAsync(http, silos.Count);
 
-        using var tree = LibraryTree.Generate(_base, "photos", Files, photos: 20);
+        using var tree = LibraryTree.Generate(_base, "photos", Files, Photos);
         var original = Files_(LibraryTree.Snapshot(tree.Root));
         using (var created = await http.PostJsonAsync("/api/libraries", $$"""{"id": "photos", "name": "Photos", "root": "{{tree.Root}}"}"""))
         {
             created.EnsureSuccessStatusCode();
+        }
+
+        // The silo running the job dies; another takes its place, so that two silos run at all times.
+        async Task KillAndReplaceAsync(string owner)
+        {
+            var victim = silos.Single(s => owner.Contains($":{s.SiloPort}@", StringComparison.Ordinal));
+            await victim.Process.KillAsync();
+            silos.Remove(victim);
+            silos.Add(cluster.StartSilo(extra: settings));
         }
 
         var organize = await http.SubmitJobAsync("""{"type": "organize", "library": "photos", "parameters": {"target": "organized", "mode": "move"}}""");
@@ -41,11 +51,8 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
             var owner = await Wait.ForAsync($"organize to pass {kill * Files / 5} files", () => fixture.Database.QueryAsync(
                     "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", organize)),
                 rows => rows.Count == 1 && rows[0].Done >= kill * Files / 5, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
-            var victim = silos.Single(s => owner[0].Silo.Contains($":{s.SiloPort}@", StringComparison.Ordinal));
-            await victim.Process.KillAsync();
-            output.WriteLine($"kill {kill}: silo {victim.SiloPort} at {owner[0].Done} files");
-            silos.Remove(victim);
-            silos.Add(cluster.StartSilo(extra: settings));
+            await KillAndReplaceAsync(owner[0].Silo);
+            output.WriteLine($"kill {kill}: at {owner[0].Done} files");
         }
 
         var done = await FinishedAsync(http, organize);
@@ -74,11 +81,28 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
         var running = await Wait.ForAsync("the analysis to pass 1000 files", () => fixture.Database.QueryAsync(
                 "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", analyze)),
             rows => rows.Count == 1 && rows[0].Done >= 1000, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
-        await silos.Single(s => running[0].Silo.Contains($":{s.SiloPort}@", StringComparison.Ordinal)).Process.KillAsync();
+        await KillAndReplaceAsync(running[0].Silo);
         Assert.Equal("Completed", (await FinishedAsync(http, analyze)).GetProperty("status").GetString());
         var catalog = await fixture.Database.QueryAsync(
             "SELECT relative_path, encode(sha256, 'hex') FROM library_catalog WHERE library_id = 'photos' AND removed_at IS NULL", r => (r.GetString(0), r.GetString(1)));
         Assert.Equal(placed.OrderBy(p => p.Key, StringComparer.Ordinal).ToList(), catalog.Select(c => new KeyValuePair<string, string>(c.Item1, c.Item2)).OrderBy(p => p.Key, StringComparer.Ordinal).ToList());
+
+        // Thumbnails whose silo is killed once: every image ends with one thumbnail that decodes, and no temporary file is left.
+        var thumbnails = await http.SubmitJobAsync("""{"type": "thumbnails", "library": "photos", "checkpoint": {"everyItems": 20}}""");
+        var drawing = await Wait.ForAsync("thumbnails to pass 60 images", () => fixture.Database.QueryAsync(
+                "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", thumbnails)),
+            rows => rows.Count == 1 && rows[0].Done >= 60, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
+        await KillAndReplaceAsync(drawing[0].Silo);
+        Assert.Equal("Completed", (await FinishedAsync(http, thumbnails)).GetProperty("status").GetString());
+        var images = placed.Keys.Where(p => p.EndsWith(".jpg", StringComparison.Ordinal)).ToList();
+        Assert.Equal(Photos, images.Count);
+        foreach (var image in images)
+        {
+            using var decoded = SkiaSharp.SKBitmap.Decode(Path.Combine(tree.Root, ".thumbnails", image + ".jpg"));
+            Assert.NotNull(decoded);
+        }
+
+        Assert.DoesNotContain(Directory.EnumerateFiles(tree.Root, "*", SearchOption.AllDirectories), f => f.EndsWith(".orleansjobs-tmp", StringComparison.Ordinal));
     }
 
     /// <summary>Regular files of a snapshot: path → SHA-256.</summary>

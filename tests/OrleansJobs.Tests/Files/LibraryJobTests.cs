@@ -237,6 +237,46 @@ public sealed class LibraryJobTests(AdoNetClusterFixture fixture) : IDisposable
         Assert.True(done.Progress.Processed >= 1500);
     }
 
+    [Fact]
+    public async Task AKilledHolder_GivesTheLockToTheNextJobAtOnce()
+    {
+        var (id, _) = await NewLibraryAsync(files: 1, photos: 0);
+        var holder = await SubmitAsync("synthetic", """{"items": 100000, "itemMs": 10}""", id);
+        await WaitForAsync(holder, JobStatus.Running);
+        var next = await SubmitAsync("synthetic", """{"items": 3}""", id);
+        await Wait.ForAsync("the next job to wait for the lock", () => Grains.GetGrain<IJobGrain>(next).GetAsync(), j => j!.QueuedReason is not null);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Grains.GetGrain<IJobGrain>(holder).ControlAsync(new JobControl(JobAction.Kill, "test", "stuck", false));
+        var done = await WaitForAsync(next, JobStatus.Completed);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the next job got the lock {clock.Elapsed.TotalSeconds:0.0} s after the kill");
+        Assert.True(done.StartedAt >= (await Grains.GetGrain<IJobGrain>(holder).GetAsync())!.FinishedAt);
+    }
+
+    [Fact]
+    public async Task CancelMidOrganize_LeavesNoOperationInProgress_AndTheLogMatchesTheDisk()
+    {
+        var (id, tree) = await NewLibraryAsync(files: 3000, photos: 0);
+        var job = await SubmitAsync("organize", """{"target": "organized", "mode": "move"}""", id);
+        var grain = Grains.GetGrain<IJobGrain>(job);
+        await Wait.ForAsync("organize to move some files", () => grain.GetAsync(), j => j!.Progress.Processed >= 256);
+
+        await grain.ControlAsync(new JobControl(JobAction.Cancel, "test", null, false));
+        await WaitForAsync(job, JobStatus.Cancelled);
+
+        var log = await Database.QueryAsync("SELECT source_path, target_path, status FROM file_operations WHERE job_id = @id",
+            r => (Source: r.GetString(0), Target: r.GetString(1), Status: r.GetString(2)), ("id", job));
+        Assert.DoesNotContain(log, op => op.Status == "in_progress");
+        Assert.Contains(log, op => op.Status == "planned"); // it stopped before the end
+        foreach (var op in log)
+        {
+            var moved = op.Status == "completed";
+            Assert.Equal(moved, File.Exists(Path.Combine(tree.Root, op.Target)));
+            Assert.Equal(!moved, File.Exists(Path.Combine(tree.Root, op.Source)));
+        }
+    }
+
     private async Task<(string Id, LibraryTree Tree)> NewLibraryAsync(int files, int photos)
     {
         var id = $"lib-{Guid.NewGuid():N}"[..20];
