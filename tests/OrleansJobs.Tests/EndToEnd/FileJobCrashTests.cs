@@ -12,7 +12,7 @@ namespace OrleansJobs.Tests.EndToEnd;
 /// the disk is counted: every file in exactly one place, byte-identical, no temporary or empty file,
 /// the log's completed rows matching the disk, the catalog matching a fresh walk.
 /// </summary>
-[Collection(DrillCollection.Name)]
+[RunsFor(40)]
 public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutputHelper output) : IClassFixture<MigratedDatabaseFixture>, IDisposable
 {
     private readonly string _base = Path.Combine(Path.GetTempPath(), $"orleansjobs-crash-{Guid.NewGuid():N}"[..36]);
@@ -107,7 +107,7 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
 
     /// <summary>Regular files of a snapshot: path → SHA-256.</summary>
     private static Dictionary<string, string> Files_(SortedDictionary<string, string> snapshot) =>
-        snapshot.Where(e => e.Value != "folder" && !e.Value.StartsWith("link", StringComparison.Ordinal))
+        snapshot.Where(LibraryTree.IsFile)
             .ToDictionary(e => e.Key, e => e.Value.Split(' ')[2], StringComparer.Ordinal);
 
     private static Task<JsonElement> FinishedAsync(HttpClient http, string id) =>

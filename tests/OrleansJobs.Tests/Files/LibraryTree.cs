@@ -32,8 +32,8 @@ public sealed class LibraryTree : IDisposable
 
     /// <summary>
     /// A mixed library: <paramref name="files"/> small files in nested folders (every tenth a duplicate of
-    /// another), <paramref name="photos"/> JPEG photos taken on known dates, a dangling link and a link to
-    /// <paramref name="outside"/>.
+    /// another), <paramref name="photos"/> JPEG photos taken on known dates, a dangling link, a named pipe
+    /// and a link to <paramref name="outside"/>.
     /// </summary>
     public static LibraryTree Generate(string parent, string name, int files, int photos, string? outside = null, int seed = 7)
     {
@@ -53,6 +53,12 @@ public sealed class LibraryTree : IDisposable
         }
 
         File.CreateSymbolicLink(Path.Combine(tree.Root, "inbox/dangling-link.txt"), Path.Combine(tree.Root, "no-such-file"));
+        // A named pipe looks like a file but would block a reader forever.
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(tree.Root, "inbox/pipe.txt")))
+        {
+            mkfifo.WaitForExit();
+        }
+
         if (outside is not null)
         {
             File.CreateSymbolicLink(Path.Combine(tree.Root, "inbox/outside-link"), outside);
@@ -109,6 +115,12 @@ public sealed class LibraryTree : IDisposable
         }
     }
 
+    private const string SpecialFile = "special file";
+
+    /// <summary>Whether a snapshot entry is a regular file (not a folder, a link or a special file).</summary>
+    public static bool IsFile(KeyValuePair<string, string> entry) =>
+        entry.Value != "folder" && entry.Value != SpecialFile && !entry.Value.StartsWith("link", StringComparison.Ordinal);
+
     /// <summary>Every file and link under <paramref name="root"/> (not following links): path → size, modification time, SHA-256 (a link: its target).</summary>
     public static SortedDictionary<string, string> Snapshot(string root)
     {
@@ -121,6 +133,10 @@ public sealed class LibraryTree : IDisposable
             if (info.LinkTarget is { } target)
             {
                 entries[relative] = "link -> " + target;
+            }
+            else if (relative.EndsWith("pipe.txt", StringComparison.Ordinal))
+            {
+                entries[relative] = SpecialFile; // never read: it would block
             }
             else if (Directory.Exists(path))
             {

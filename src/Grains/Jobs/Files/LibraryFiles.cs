@@ -60,7 +60,16 @@ public static class LibraryFiles
                         pending.Push(relative);
                     }
                 }
-                else if (!entry.Name.EndsWith(TemporarySuffix, StringComparison.Ordinal))
+                else if (entry.Name.EndsWith(TemporarySuffix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                else if (!SafeFiles.IsRegularFile(Path.Combine(root, relative)))
+                {
+                    // A pipe, socket or device looks like a file, but reading it could block forever.
+                    notes.Add(new WalkNote(relative, "not a regular file (a pipe, socket or device): not read"));
+                }
+                else
                 {
                     files.Add(new LibraryFile(relative, Path.Combine(root, relative), entry.Size, Truncate(entry.Modified)));
                 }

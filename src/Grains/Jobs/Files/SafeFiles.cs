@@ -183,6 +183,34 @@ public static partial class SafeFiles
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> is a regular file (not a pipe, socket or device, which look like
+    /// files to .NET and would block a reader forever; a link is not followed). False when it is gone.
+    /// </summary>
+    public static bool IsRegularFile(string path)
+    {
+        Span<byte> status = stackalloc byte[StatxSize];
+        if (Statx(CurrentFolder, path, NoFollow, StatxType, status) != 0)
+        {
+            return false;
+        }
+
+        var mode = BitConverter.ToUInt16(status[StatxModeOffset..]);
+        return (mode & FileTypeMask) == RegularFileType;
+    }
+
+    // statx(2): a layout fixed by the kernel on every architecture (struct statx is 256 bytes, stx_mode a u16 at 28).
+    private const int CurrentFolder = -100; // AT_FDCWD
+    private const int NoFollow = 0x100; // AT_SYMLINK_NOFOLLOW
+    private const uint StatxType = 0x1; // STATX_TYPE
+    private const int StatxSize = 256;
+    private const int StatxModeOffset = 28;
+    private const int FileTypeMask = 0xF000; // S_IFMT
+    private const int RegularFileType = 0x8000; // S_IFREG
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int folder, string path, int flags, uint mask, Span<byte> status);
+
     private const int ReadOnly = 0;
     private const int DirectoryOnly = 0x10000; // O_DIRECTORY on Linux
 
