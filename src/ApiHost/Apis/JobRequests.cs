@@ -137,36 +137,20 @@ public readonly record struct JournalFormat(bool Lines) : INamedQueryValue
 /// <summary>Where a page of the listing continues: after the job created at <see cref="CreatedAt"/> with id <see cref="Id"/>.</summary>
 public readonly record struct JobCursor(DateTimeOffset CreatedAt, string Id) : IQueryValue
 {
-    public override string ToString() =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes($"{CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture)}|{Id}"))
-            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public override string ToString() => CursorText.Encode($"{CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture)}|{Id}");
 
     public static bool TryParse(string? value, out JobCursor cursor)
     {
         cursor = default;
-        if (value is not { Length: > 0 and <= 400 })
+        var text = CursorText.Decode(value, 400);
+        var bar = text?.IndexOf('|', StringComparison.Ordinal) ?? -1;
+        if (text is null || bar <= 0 || !long.TryParse(text.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            || ticks > DateTimeOffset.MaxValue.UtcTicks || !JobIds.IsWellFormed(text[(bar + 1)..]))
         {
             return false;
         }
 
-        try
-        {
-            var padded = value.Replace('-', '+').Replace('_', '/');
-            padded += new string('=', (4 - padded.Length % 4) % 4);
-            var text = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
-            var bar = text.IndexOf('|', StringComparison.Ordinal);
-            if (bar <= 0 || !long.TryParse(text.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
-                || ticks > DateTimeOffset.MaxValue.UtcTicks || !JobIds.IsWellFormed(text[(bar + 1)..]))
-            {
-                return false;
-            }
-
-            cursor = new JobCursor(new DateTimeOffset(ticks, TimeSpan.Zero), text[(bar + 1)..]);
-            return true;
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
+        cursor = new JobCursor(new DateTimeOffset(ticks, TimeSpan.Zero), text[(bar + 1)..]);
+        return true;
     }
 }

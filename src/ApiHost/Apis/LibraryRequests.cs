@@ -125,33 +125,12 @@ public sealed record CatalogQuery(
 /// <summary>Where a page ordered by path continues: after <see cref="Path"/>.</summary>
 public readonly record struct PathCursor(string Path) : IQueryValue
 {
-    public override string ToString() =>
-        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Path)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public override string ToString() => CursorText.Encode(Path);
 
     public static bool TryParse(string? value, out PathCursor cursor)
     {
-        cursor = default;
-        if (value is not { Length: > 0 and <= 2800 })
-        {
-            return false;
-        }
-
-        try
-        {
-            var padded = value.Replace('-', '+').Replace('_', '/');
-            padded += new string('=', (4 - padded.Length % 4) % 4);
-            var text = new System.Text.UTF8Encoding(false, true).GetString(Convert.FromBase64String(padded));
-            if (text.Length == 0 || !Jobs.StorableText.IsStorable(text))
-            {
-                return false;
-            }
-
-            cursor = new PathCursor(text);
-            return true;
-        }
-        catch (Exception ex) when (ex is FormatException or ArgumentException)
-        {
-            return false;
-        }
+        var text = CursorText.Decode(value, 2800);
+        cursor = text is null ? default : new PathCursor(text);
+        return text is not null;
     }
 }

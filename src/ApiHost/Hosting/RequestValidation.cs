@@ -46,3 +46,33 @@ public interface INamedQueryValue : IQueryValue
 {
     static abstract IReadOnlyList<string> Names { get; }
 }
+
+/// <summary>The text of a page cursor as it travels in a query string: base64url without padding, of UTF-8.</summary>
+public static class CursorText
+{
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static string Encode(string text) =>
+        Convert.ToBase64String(StrictUtf8.GetBytes(text)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>The text <see cref="Encode"/> made of <paramref name="value"/>; null when it is not one (too long, not base64url, not UTF-8, empty, not storable).</summary>
+    public static string? Decode(string? value, int maxLength)
+    {
+        if (value is not { Length: > 0 } || value.Length > maxLength)
+        {
+            return null;
+        }
+
+        try
+        {
+            var padded = value.Replace('-', '+').Replace('_', '/');
+            padded += new string('=', (4 - padded.Length % 4) % 4);
+            var text = StrictUtf8.GetString(Convert.FromBase64String(padded));
+            return text.Length > 0 && StorableText.IsStorable(text) ? text : null;
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            return null;
+        }
+    }
+}

@@ -48,11 +48,9 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
         var organize = await http.SubmitJobAsync("""{"type": "organize", "library": "photos", "parameters": {"target": "organized", "mode": "move"}}""");
         for (var kill = 1; kill <= 3; kill++)
         {
-            var owner = await Wait.ForAsync($"organize to pass {kill * Files / 5} files", () => fixture.Database.QueryAsync(
-                    "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", organize)),
-                rows => rows.Count == 1 && rows[0].Done >= kill * Files / 5, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
-            await KillAndReplaceAsync(owner[0].Silo);
-            output.WriteLine($"kill {kill}: at {owner[0].Done} files");
+            var (owner, at) = await RunningPastAsync(organize, kill * Files / 5);
+            await KillAndReplaceAsync(owner);
+            output.WriteLine($"kill {kill}: at {at} files");
         }
 
         var done = await FinishedAsync(http, organize);
@@ -78,10 +76,7 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
 
         // An analysis whose silo is killed once ends with the catalog of a fresh walk.
         var analyze = await http.SubmitJobAsync("""{"type": "analyze", "library": "photos", "checkpoint": {"everyItems": 50}}""");
-        var running = await Wait.ForAsync("the analysis to pass 1000 files", () => fixture.Database.QueryAsync(
-                "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", analyze)),
-            rows => rows.Count == 1 && rows[0].Done >= 1000, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
-        await KillAndReplaceAsync(running[0].Silo);
+        await KillAndReplaceAsync((await RunningPastAsync(analyze, 1000)).Silo);
         Assert.Equal("Completed", (await FinishedAsync(http, analyze)).GetProperty("status").GetString());
         var catalog = await fixture.Database.QueryAsync(
             "SELECT relative_path, encode(sha256, 'hex') FROM library_catalog WHERE library_id = 'photos' AND removed_at IS NULL", r => (r.GetString(0), r.GetString(1)));
@@ -89,10 +84,7 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
 
         // Thumbnails whose silo is killed once: every image ends with one thumbnail that decodes, and no temporary file is left.
         var thumbnails = await http.SubmitJobAsync("""{"type": "thumbnails", "library": "photos", "checkpoint": {"everyItems": 20}}""");
-        var drawing = await Wait.ForAsync("thumbnails to pass 60 images", () => fixture.Database.QueryAsync(
-                "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", thumbnails)),
-            rows => rows.Count == 1 && rows[0].Done >= 60, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
-        await KillAndReplaceAsync(drawing[0].Silo);
+        await KillAndReplaceAsync((await RunningPastAsync(thumbnails, 60)).Silo);
         Assert.Equal("Completed", (await FinishedAsync(http, thumbnails)).GetProperty("status").GetString());
         var images = placed.Keys.Where(p => p.EndsWith(".jpg", StringComparison.Ordinal)).ToList();
         Assert.Equal(Photos, images.Count);
@@ -103,6 +95,15 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
         }
 
         Assert.DoesNotContain(Directory.EnumerateFiles(tree.Root, "*", SearchOption.AllDirectories), f => f.EndsWith(".orleansjobs-tmp", StringComparison.Ordinal));
+    }
+
+    /// <summary>The silo running job <paramref name="id"/> once the job index shows it past <paramref name="items"/> items, and how far it was.</summary>
+    private async Task<(string Silo, long Done)> RunningPastAsync(string id, long items)
+    {
+        var rows = await Wait.ForAsync($"job {id} to pass {items} items", () => fixture.Database.QueryAsync(
+                "SELECT owner_silo, processed FROM job_index WHERE job_id = @id AND status = 'Running'", r => (Silo: r.GetString(0), Done: r.GetInt64(1)), ("id", id)),
+            rows => rows.Count == 1 && rows[0].Done >= items, TimeSpan.FromSeconds(60), poll: TimeSpan.FromMilliseconds(20));
+        return rows[0];
     }
 
     /// <summary>Regular files of a snapshot: path → SHA-256.</summary>

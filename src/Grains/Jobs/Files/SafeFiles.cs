@@ -106,26 +106,7 @@ public static partial class SafeFiles
     /// Flushes everything written to the file system that holds <paramref name="folder"/> (data and
     /// names): one call for a whole batch of files, much cheaper than a flush per file.
     /// </summary>
-    public static void SyncFileSystem(string folder)
-    {
-        var fd = Open(folder, ReadOnly | DirectoryOnly);
-        if (fd < 0)
-        {
-            throw new IOException($"cannot open folder '{folder}' to flush its file system (errno {Marshal.GetLastPInvokeError()})");
-        }
-
-        try
-        {
-            if (SyncFs(fd) != 0)
-            {
-                throw new IOException($"flushing the file system of '{folder}' failed (errno {Marshal.GetLastPInvokeError()})");
-            }
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
+    public static void SyncFileSystem(string folder) => OnFolder(folder, SyncFs, "flushing the file system of");
 
     /// <summary>Renames <paramref name="from"/> to <paramref name="to"/> unless <paramref name="to"/> exists; false when it does.</summary>
     public static bool MoveNoReplace(string from, string to)
@@ -143,19 +124,22 @@ public static partial class SafeFiles
     }
 
     /// <summary>Flushes a folder's entries (names created, renamed or removed in it) to disk.</summary>
-    public static void SyncFolder(string folder)
+    public static void SyncFolder(string folder) => OnFolder(folder, Fsync, "flushing");
+
+    /// <summary>Calls <paramref name="call"/> on an open descriptor of <paramref name="folder"/>; a failure is an <see cref="IOException"/>.</summary>
+    private static void OnFolder(string folder, Func<int, int> call, string what)
     {
         var fd = Open(folder, ReadOnly | DirectoryOnly);
         if (fd < 0)
         {
-            throw new IOException($"cannot open folder '{folder}' to flush it (errno {Marshal.GetLastPInvokeError()})");
+            throw new IOException($"{what} folder '{folder}' failed: it cannot be opened (errno {Marshal.GetLastPInvokeError()})");
         }
 
         try
         {
-            if (Fsync(fd) != 0)
+            if (call(fd) != 0)
             {
-                throw new IOException($"flushing folder '{folder}' failed (errno {Marshal.GetLastPInvokeError()})");
+                throw new IOException($"{what} folder '{folder}' failed (errno {Marshal.GetLastPInvokeError()})");
             }
         }
         finally
