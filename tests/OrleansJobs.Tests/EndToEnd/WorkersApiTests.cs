@@ -101,6 +101,16 @@ public sealed class WorkersApiTests(WorkersApiFixture fixture) : IClassFixture<W
     }
 
     [Fact]
+    public async Task ExternalJobNamingALibrary_Is400NamingLibrary()
+    {
+        using var response = await PostAsync("/api/jobs", """{"type": "ext-flow", "parameters": {}, "library": "photos"}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("external workers", problem.GetProperty("errors").GetProperty("library")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task LapsedLease_PutsTheJobBackWithItsCheckpoint_TheOldTokenIsRefused_AndANewWorkerContinues()
     {
         var id = await SubmitAsync("ext-lapse", """{"scene": "a"}""");

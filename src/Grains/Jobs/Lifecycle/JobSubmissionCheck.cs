@@ -45,6 +45,12 @@ public static class JobSubmissionCheck
             errors.Add(new("library", $"is required: job type '{submission.Type}' works on a library"));
         }
 
+        if (registration.IsExternal && submission.Library is not null)
+        {
+            // A worker's claim takes the type's slot only: it could not hold the library's lock.
+            errors.Add(new("library", $"job type '{submission.Type}' is run by external workers, which cannot hold a library's lock"));
+        }
+
         errors.AddRange(JobSubmissionLimits.Validate(submission, now));
         return new(registration, parametersJson, parameters, fingerprint, errors);
     }
