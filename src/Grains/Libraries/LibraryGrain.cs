@@ -164,6 +164,16 @@ public sealed partial class LibraryGrain(
                 return new LibraryDeleteResult(LibraryDeleteOutcome.NotFound, [], [], []);
             }
 
+            if (!_arbiter.HoldersKnown)
+            {
+                await _arbiter.CheckAsync(CancellationToken.None); // reads the job index again
+            }
+
+            if (!_arbiter.HoldersKnown)
+            {
+                throw new DatabaseUnavailableException("the jobs holding the library's lock cannot be read: nothing was deleted");
+            }
+
             var (holders, waiting) = _arbiter.Queue.Members(int.MaxValue);
             var stopped = new List<string>();
             if (holders.Count + waiting.Count > 0)
@@ -184,10 +194,18 @@ public sealed partial class LibraryGrain(
             }
 
             _deleting = $"library '{Id}' was deleted";
-            await store.DeleteAsync(Id);
-            await state.ClearStateAsync();
-            state.State = new LibraryState();
-            _deleting = null;
+            try
+            {
+                // The grain state first: should the row's delete fail, the library is gone and only its listing stays behind.
+                await state.ClearStateAsync();
+                state.State = new LibraryState();
+                await store.DeleteAsync(Id);
+            }
+            finally
+            {
+                _deleting = null;
+            }
+
             LogDeleted(logger, Id, actor, stopped.Count);
             return new LibraryDeleteResult(LibraryDeleteOutcome.Deleted, [], [], stopped);
         }

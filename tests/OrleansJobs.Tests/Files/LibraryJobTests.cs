@@ -278,6 +278,23 @@ public sealed class LibraryJobTests(AdoNetClusterFixture fixture) : IDisposable
         }
     }
 
+    [Fact]
+    public async Task PauseMidOrganize_ThenResume_CompletesEveryOperation_NoneSkipped()
+    {
+        var (id, tree) = await NewLibraryAsync(files: 3000, photos: 0);
+        var job = await SubmitAsync("organize", """{"target": "organized", "mode": "copy"}""", id);
+        var grain = Grains.GetGrain<IJobGrain>(job);
+        await Wait.ForAsync("organize to copy some files", () => grain.GetAsync(), j => j!.Progress.Processed >= 100);
+
+        await grain.ControlAsync(new JobControl(JobAction.Pause, "test", null, false));
+        await WaitForAsync(job, JobStatus.Paused);
+        await grain.ControlAsync(new JobControl(JobAction.Resume, "test", null, true));
+        await WaitForAsync(job, JobStatus.Completed);
+
+        Assert.Equal(3000, await OperationsAsync(job, "completed"));
+        Assert.Equal(3000, Directory.EnumerateFiles(Path.Combine(tree.Root, "organized"), "*", SearchOption.AllDirectories).Count());
+    }
+
     private async Task<(string Id, LibraryTree Tree)> NewLibraryAsync(int files, int photos)
     {
         var id = $"lib-{Guid.NewGuid():N}"[..20];

@@ -43,6 +43,10 @@ public sealed class AnalyzeJobHandler(IGrainFactory grains, CatalogStore catalog
         var library = await grains.GetGrain<ILibraryGrain>(libraryId).GetDefinitionAsync()
             ?? throw new InvalidOperationException($"library '{libraryId}' does not exist");
         var cancellation = context.Aborted;
+        if (LibraryPaths.Canonical(library.Root) != library.Root)
+        {
+            throw new InvalidOperationException($"the root of library '{libraryId}' no longer resolves to itself (a folder along it was replaced by a link): not read");
+        }
 
         var counters = new Dictionary<string, long>(context.Checkpoint.Counters, StringComparer.Ordinal);
         if (!counters.TryGetValue(WalkStartedCounter, out var walkStartedUs))

@@ -31,9 +31,9 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
             foreach (var op in batch)
             {
                 var target = Full(op.Target);
-                if (!File.Exists(target))
+                if (Escapes(target) || IsLink(target) || !File.Exists(target))
                 {
-                    continue;
+                    continue; // nothing there to compare with (a link is never followed)
                 }
 
                 var same = await SameContentAsync(Full(op.Source), target, cancellationToken);
@@ -163,6 +163,11 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
         {
             foreach (var op in running.Where(o => o.Status == FileOpStatus.InProgress))
             {
+                if (context.Aborted.IsCancellationRequested)
+                {
+                    break; // killed: not one more rename; what is left stays in progress, for the next run to settle
+                }
+
                 changed |= Apply(op, plans[op.Seq]);
             }
         }
@@ -181,6 +186,25 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
                 Count(counters, "bytes", op.Size ?? 0);
             }
         }
+    }
+
+    /// <summary>
+    /// Reports the batch's operations done, in order, up to the first one a stop sent back to planned;
+    /// false when there was one (the run must stop: the cursor may never pass an operation not done).
+    /// </summary>
+    public static async Task<bool> ItemsDoneAsync(IJobContext context, FileOp[] batch, Dictionary<string, long> counters)
+    {
+        foreach (var op in batch)
+        {
+            if (op.Status is FileOpStatus.Planned or FileOpStatus.InProgress)
+            {
+                return false;
+            }
+
+            await context.ItemDoneAsync(op.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture), counters);
+        }
+
+        return true;
     }
 
     private async Task LogAsync(IReadOnlyCollection<FileOp> ops, CancellationToken cancellationToken)
@@ -222,6 +246,11 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
         if (Escapes(from) || Escapes(to))
         {
             return Fail(op, "a symbolic link along the path leads out of the library");
+        }
+
+        if (IsLink(from) || IsLink(to))
+        {
+            return Fail(op, "the source or the target is a symbolic link: not followed");
         }
 
         if (op.Operation == FileOps.UndoCopy)
@@ -285,6 +314,11 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
             }
 
             op.Sha256 = copied;
+        }
+        catch (OperationCanceledException)
+        {
+            File.Delete(temp); // killed mid-copy: no temporary file stays behind
+            throw;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -350,6 +384,8 @@ internal sealed class FileOpExecutor(string root, string jobTag, FileOperationSt
 
     /// <summary>Where the operation reads (from) and writes (to), as full paths.</summary>
     private (string From, string To) Ends(FileOp op) => (Full(op.Source), Full(op.Target));
+
+    private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
 
     private bool Escapes(string path) => !LibraryPaths.IsWithin(LibraryPaths.Canonical(Path.GetDirectoryName(path)!), root);
 

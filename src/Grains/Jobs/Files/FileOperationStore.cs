@@ -94,23 +94,28 @@ public sealed class FileOperationStore(NpgsqlDataSource dataSource)
     /// <summary>Inserts the plan, all of it or none (a plan already stored stays as it is).</summary>
     public async Task InsertPlanAsync(string jobId, string libraryId, IReadOnlyList<FileOp> ops, CancellationToken cancellationToken)
     {
-        foreach (var chunk in ops.Chunk(50_000).Select((c, i) => (Ops: c, First: i == 0)))
+        // One transaction: a plan is there whole or not at all (a run that finds part of one would take it for all of it).
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var chunk in ops.Chunk(50_000))
         {
-            await using var command = dataSource.CreateCommand(InsertSql);
+            await using var command = new NpgsqlCommand(InsertSql, connection, transaction);
             command.Parameters.AddWithValue("job", jobId);
             command.Parameters.AddWithValue("library", libraryId);
-            Array(command, "seqs", NpgsqlDbType.Bigint, chunk.Ops.Select(o => o.Seq));
-            Array(command, "operations", NpgsqlDbType.Text, chunk.Ops.Select(o => o.Operation));
-            Array(command, "sources", NpgsqlDbType.Text, chunk.Ops.Select(o => o.Source));
-            Array(command, "targets", NpgsqlDbType.Text, chunk.Ops.Select(o => o.Target));
-            Array(command, "shas", NpgsqlDbType.Bytea, chunk.Ops.Select(o => o.Sha256));
-            Array(command, "sizes", NpgsqlDbType.Bigint, chunk.Ops.Select(o => o.Size));
-            Array(command, "statuses", NpgsqlDbType.Text, chunk.Ops.Select(o => o.Status));
-            Array(command, "notes", NpgsqlDbType.Text, chunk.Ops.Select(o => o.Note));
-            Array(command, "reverts_jobs", NpgsqlDbType.Text, chunk.Ops.Select(o => o.RevertsJob));
-            Array(command, "reverts_seqs", NpgsqlDbType.Bigint, chunk.Ops.Select(o => o.RevertsSeq));
+            Array(command, "seqs", NpgsqlDbType.Bigint, chunk.Select(o => o.Seq));
+            Array(command, "operations", NpgsqlDbType.Text, chunk.Select(o => o.Operation));
+            Array(command, "sources", NpgsqlDbType.Text, chunk.Select(o => o.Source));
+            Array(command, "targets", NpgsqlDbType.Text, chunk.Select(o => o.Target));
+            Array(command, "shas", NpgsqlDbType.Bytea, chunk.Select(o => o.Sha256));
+            Array(command, "sizes", NpgsqlDbType.Bigint, chunk.Select(o => o.Size));
+            Array(command, "statuses", NpgsqlDbType.Text, chunk.Select(o => o.Status));
+            Array(command, "notes", NpgsqlDbType.Text, chunk.Select(o => o.Note));
+            Array(command, "reverts_jobs", NpgsqlDbType.Text, chunk.Select(o => o.RevertsJob));
+            Array(command, "reverts_seqs", NpgsqlDbType.Bigint, chunk.Select(o => o.RevertsSeq));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
+
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Writes the operations' status, target, checksum, size, error and note.</summary>

@@ -25,6 +25,33 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
     /// <summary>Operations per batch: one log write before, one after, and two file system flushes between.</summary>
     public const int BatchSize = 256;
 
+    /// <summary>... and at most this many bytes, so that a batch of large files still reports progress often.</summary>
+    public const long BatchBytes = 256L << 20;
+
+    /// <summary>The operations in batches of at most <see cref="BatchSize"/> operations and <see cref="BatchBytes"/> bytes (at least one each).</summary>
+    public static IEnumerable<FileOp[]> Batches(IEnumerable<FileOp> ops)
+    {
+        var batch = new List<FileOp>();
+        var bytes = 0L;
+        foreach (var op in ops)
+        {
+            if (batch.Count > 0 && (batch.Count == BatchSize || bytes + (op.Size ?? 0) > BatchBytes))
+            {
+                yield return [.. batch];
+                batch.Clear();
+                bytes = 0;
+            }
+
+            batch.Add(op);
+            bytes += op.Size ?? 0;
+        }
+
+        if (batch.Count > 0)
+        {
+            yield return [.. batch];
+        }
+    }
+
     private static readonly int CopyParallelism = Math.Max(2, Environment.ProcessorCount);
 
     public IReadOnlyList<JobParameterError> Validate(JsonElement parameters) => OrganizeParameters.Validate(parameters, out _);
@@ -80,7 +107,7 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
         }
 
         var done = context.Checkpoint.Cursor is { } cursor ? long.Parse(cursor, CultureInfo.InvariantCulture) : 0;
-        foreach (var batch in ops.Where(o => o.Seq > done).Chunk(BatchSize))
+        foreach (var batch in Batches(ops.Where(o => o.Seq > done)))
         {
             if (context.StopRequested.IsCancellationRequested)
             {
@@ -90,9 +117,9 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
             await executor.RunBatchAsync(batch, counters, CopyParallelism, cancellation);
             using (spent.Measure(FileJobTimes.Checkpoints))
             {
-                foreach (var op in batch)
+                if (!await FileOpExecutor.ItemsDoneAsync(context, batch, counters))
                 {
-                    await context.ItemDoneAsync(op.Seq.ToString(CultureInfo.InvariantCulture), counters);
+                    return; // stopped mid-batch: the cursor stands before the first operation not done
                 }
             }
         }

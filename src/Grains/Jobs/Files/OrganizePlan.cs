@@ -25,7 +25,7 @@ public static class OrganizePlan
         foreach (var file in files)
         {
             var date = CaptureDate(file.FullPath) ?? file.ModifiedAt.UtcDateTime;
-            var planned = target + "/" + Apply(layout, file.RelativePath, date);
+            var planned = target + "/" + Safe(Apply(layout, file.RelativePath, date));
             var note = (string?)null;
             if (!claimed.Add(planned))
             {
@@ -40,6 +40,10 @@ public static class OrganizePlan
 
         return ops;
     }
+
+    /// <summary>A filled layout as a plain relative path: a segment that came out empty, "." or ".." (a file named "...jpg" has the stem "..") becomes "_".</summary>
+    public static string Safe(string path) =>
+        string.Join('/', path.Split('/').Select(s => s is "" or "." or ".." || s.Any(char.IsControl) ? "_" : s));
 
     /// <summary>The layout with its placeholders filled for one file.</summary>
     public static string Apply(string layout, string relativePath, DateTime date)
@@ -77,9 +81,9 @@ public static class OrganizePlan
                 ? changed
                 : null;
         }
-        catch (Exception ex) when (ex is ImageProcessingException or IOException or UnauthorizedAccessException or MetadataException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
         {
-            return null; // not a photo after all, or unreadable metadata: the modification time stands in
+            return null; // not a photo after all, or metadata the reader cannot make sense of: the modification time stands in
         }
     }
 }

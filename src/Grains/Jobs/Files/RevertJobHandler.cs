@@ -17,8 +17,6 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
 {
     public const string TypeName = "revert";
 
-    private const int BatchSize = OrganizeJobHandler.BatchSize;
-
     public IReadOnlyList<JobParameterError> Validate(JsonElement parameters)
     {
         var errors = FileJobParameters.Members(parameters, TypeName, "job");
@@ -55,7 +53,7 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
         await MarkRevertedAsync(organizeJob, ops, cancellation);
 
         var done = context.Checkpoint.Cursor is { } cursor ? long.Parse(cursor, CultureInfo.InvariantCulture) : 0;
-        foreach (var batch in ops.Where(o => o.Seq > done).Chunk(BatchSize))
+        foreach (var batch in OrganizeJobHandler.Batches(ops.Where(o => o.Seq > done)))
         {
             if (context.StopRequested.IsCancellationRequested)
             {
@@ -64,9 +62,9 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
 
             await executor.RunBatchAsync(batch, counters, parallelism: Math.Max(2, Environment.ProcessorCount), cancellation);
             await MarkRevertedAsync(organizeJob, batch, cancellation);
-            foreach (var op in batch)
+            if (!await FileOpExecutor.ItemsDoneAsync(context, batch, counters))
             {
-                await context.ItemDoneAsync(op.Seq.ToString(CultureInfo.InvariantCulture), counters);
+                return;
             }
         }
 

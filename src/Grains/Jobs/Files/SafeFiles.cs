@@ -22,10 +22,30 @@ public static partial class SafeFiles
         Path.Combine(Path.GetDirectoryName(target)!, $"{TempPrefix(target, jobTag, seq)}{run}{LibraryFiles.TemporarySuffix}");
 
     /// <summary>What every temporary file of the operation starts with, whatever the run.</summary>
-    public static string TempPrefix(string target, string jobTag, long seq)
+    public static string TempPrefix(string target, string jobTag, long seq) => $".{Shorten(Path.GetFileName(target), MaxNameInTemp)}.{jobTag}-{seq}-";
+
+    /// <summary>At most <paramref name="maxBytes"/> UTF-8 bytes of <paramref name="name"/>, cut between characters (names are limited in bytes).</summary>
+    public static string Shorten(string name, int maxBytes)
     {
-        var name = Path.GetFileName(target);
-        return $".{(name.Length > MaxNameInTemp ? name[..MaxNameInTemp] : name)}.{jobTag}-{seq}-";
+        if (Encoding.UTF8.GetByteCount(name) <= maxBytes)
+        {
+            return name;
+        }
+
+        var length = 0;
+        var bytes = 0;
+        foreach (var rune in name.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > maxBytes)
+            {
+                break;
+            }
+
+            bytes += rune.Utf8SequenceLength;
+            length += rune.Utf16SequenceLength;
+        }
+
+        return name[..length];
     }
 
     /// <summary>Removes the temporary files any run of operation <paramref name="seq"/> left beside <paramref name="target"/>.</summary>
@@ -108,19 +128,44 @@ public static partial class SafeFiles
     /// </summary>
     public static void SyncFileSystem(string folder) => OnFolder(folder, SyncFs, "flushing the file system of");
 
-    /// <summary>Renames <paramref name="from"/> to <paramref name="to"/> unless <paramref name="to"/> exists; false when it does.</summary>
+    /// <summary>
+    /// Renames <paramref name="from"/> to <paramref name="to"/> in one step unless <paramref name="to"/> exists
+    /// (false then). Never replaces a file, never copies: a rename across file systems fails (File.Move
+    /// would fall back to an unflushed copy).
+    /// </summary>
     public static bool MoveNoReplace(string from, string to)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-        try
+        if (RenameAt2(CurrentFolder, from, CurrentFolder, to, RenameNoReplace) == 0)
         {
-            File.Move(from, to, overwrite: false);
             return true;
         }
-        catch (IOException) when (File.Exists(to) || Directory.Exists(to))
+
+        var error = Marshal.GetLastPInvokeError();
+        if (error == ExistsError)
         {
             return false;
         }
+
+        if (error is not (InvalidError or NotSupportedError))
+        {
+            throw new IOException($"renaming '{from}' to '{to}' failed (errno {error})");
+        }
+
+        // A file system without RENAME_NOREPLACE: a hard link cannot replace either; then the old name goes.
+        if (Link(from, to) != 0)
+        {
+            error = Marshal.GetLastPInvokeError();
+            if (error == ExistsError)
+            {
+                return false;
+            }
+
+            throw new IOException($"linking '{from}' to '{to}' failed (errno {error})");
+        }
+
+        File.Delete(from);
+        return true;
     }
 
     /// <summary>Flushes a folder's entries (names created, renamed or removed in it) to disk.</summary>
@@ -194,6 +239,17 @@ public static partial class SafeFiles
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Statx(int folder, string path, int flags, uint mask, Span<byte> status);
+
+    private const uint RenameNoReplace = 1; // RENAME_NOREPLACE
+    private const int ExistsError = 17; // EEXIST
+    private const int InvalidError = 22; // EINVAL: the file system does not support the flag
+    private const int NotSupportedError = 38; // ENOSYS
+
+    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int oldFolder, string oldPath, int newFolder, string newPath, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string oldPath, string newPath);
 
     private const int ReadOnly = 0;
     private const int DirectoryOnly = 0x10000; // O_DIRECTORY on Linux

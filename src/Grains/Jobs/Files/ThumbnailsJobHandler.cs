@@ -69,27 +69,42 @@ public sealed class ThumbnailsJobHandler(IGrainFactory grains) : IJobHandler
 
             var image = images[i];
             var thumbnail = Path.Combine(folder, image.RelativePath + ".jpg");
-            if (!force && File.Exists(thumbnail))
+            var within = LibraryPaths.IsWithin(LibraryPaths.Canonical(Path.GetDirectoryName(thumbnail)!), folder) && new FileInfo(thumbnail).LinkTarget is null;
+            if (!within)
+            {
+                context.Log(JobMessageLevel.Warning, $"{image.RelativePath}: a symbolic link in the thumbnail folder leads elsewhere; no thumbnail written");
+                Count(counters, "refused");
+            }
+            else if (!force && File.Exists(thumbnail))
             {
                 Count(counters, "existing");
             }
             else if (Encode(image.FullPath, library.Settings.ThumbnailSize) is { } jpeg)
             {
-                var temp = SafeFiles.TempPath(thumbnail, tag, i, run);
-                Directory.CreateDirectory(Path.GetDirectoryName(thumbnail)!);
-                await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                try
                 {
-                    await output.WriteAsync(jpeg, cancellation);
-                    output.Flush(flushToDisk: true);
-                }
+                    var temp = SafeFiles.TempPath(thumbnail, tag, i, run);
+                    Directory.CreateDirectory(Path.GetDirectoryName(thumbnail)!);
+                    await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                    {
+                        await output.WriteAsync(jpeg, cancellation);
+                        output.Flush(flushToDisk: true);
+                    }
 
-                using (await context.BeginEffectAsync())
+                    using (await context.BeginEffectAsync())
+                    {
+                        File.Move(temp, thumbnail, overwrite: true);
+                    }
+
+                    touched.Add(Path.GetDirectoryName(thumbnail)!);
+                    Count(counters, "written");
+                }
+                catch (IOException ex)
                 {
-                    File.Move(temp, thumbnail, overwrite: true);
+                    // A name too long for the file system, a full disk: this image gets none, the others go on.
+                    context.Log(JobMessageLevel.Warning, $"{image.RelativePath}: thumbnail not written ({ex.Message})");
+                    Count(counters, "unwritten");
                 }
-
-                touched.Add(Path.GetDirectoryName(thumbnail)!);
-                Count(counters, "written");
             }
             else
             {

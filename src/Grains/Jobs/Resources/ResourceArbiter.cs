@@ -41,6 +41,9 @@ public sealed partial class ResourceArbiter(
 
     public ResourceKey Key => key;
 
+    /// <summary>Whether the holders the job index shows have been read (until then, an empty queue proves nothing).</summary>
+    public bool HoldersKnown => _holdersLoaded;
+
     public ResourceLeases Queue { get; } = new();
 
     /// <summary>Waiters are handed out by <see cref="ResourceLeases.TakeNext"/> (to workers), never granted here.</summary>

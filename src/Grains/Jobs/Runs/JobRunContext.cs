@@ -36,6 +36,7 @@ internal sealed class JobRunContext : IJobContext, IDisposable
     private int _openEffects;
     private TaskCompletionSource? _effectsLeft;
     private Func<CancellationToken, Task>? _beforeCheckpoint;
+    private JobCheckpoint? _flushed; // with a flush registered: where the last successful flush left the run
 
     public JobRunContext(
         string jobId, int attempt, long epoch, JsonElement parameters, JobCheckpoint checkpoint, JobProgress progress,
@@ -149,8 +150,26 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public void BeforeCheckpoint(Func<CancellationToken, Task> flush) => _beforeCheckpoint = flush;
 
-    /// <summary>Runs the registered <see cref="BeforeCheckpoint"/> flush, if any.</summary>
-    public Task FlushAsync() => _beforeCheckpoint?.Invoke(_abort.Token) ?? Task.CompletedTask;
+    /// <summary>Runs the registered <see cref="BeforeCheckpoint"/> flush, if any; what it covered becomes <see cref="Current"/>.</summary>
+    public async Task FlushAsync()
+    {
+        if (_beforeCheckpoint is not { } flush)
+        {
+            return;
+        }
+
+        JobCheckpoint covered;
+        lock (_lock)
+        {
+            covered = new JobCheckpoint(_cursor, Progress.Snapshot().Processed, new Dictionary<string, long>(_counters));
+        }
+
+        await flush(_abort.Token);
+        lock (_lock)
+        {
+            _flushed = covered;
+        }
+    }
 
     public async ValueTask<IDisposable> BeginEffectAsync()
     {
@@ -292,12 +311,18 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public void Log(JobMessageLevel level, string text) => _messages.Add(level, text);
 
-    /// <summary>Where the run stands now: what the grain persists when the run ends.</summary>
+    /// <summary>
+    /// Where the run stands now: what the grain persists when the run ends or is handed over. With a
+    /// flush registered, only as far as the last successful flush: items whose buffered effects were
+    /// not written yet are not claimed, and run again.
+    /// </summary>
     public JobCheckpoint Current()
     {
         lock (_lock)
         {
-            return new JobCheckpoint(_cursor, Progress.Snapshot().Processed, new Dictionary<string, long>(_counters));
+            return _beforeCheckpoint is null
+                ? new JobCheckpoint(_cursor, Progress.Snapshot().Processed, new Dictionary<string, long>(_counters))
+                : _flushed ?? Checkpoint;
         }
     }
 

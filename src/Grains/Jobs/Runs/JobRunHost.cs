@@ -123,6 +123,16 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
 
         run.Abort();
         _run = null;
+        try
+        {
+            // The next run must not start while this one is still inside a file effect.
+            await run.EffectsLeft().WaitAsync(EffectDrainTimeout, time, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            LogEffectsStillOpen(logger, jobId, run.Epoch);
+        }
+
         return (run, stopped);
     }
 
