@@ -137,6 +137,12 @@ public sealed partial class JobGrain(
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, [new("library", $"no library '{library}' exists")]);
         }
 
+        if (handlers.Create(registration) is ISubmissionCheck cluster
+            && await cluster.CheckAsync(check.Parameters!.Value, submission.Library, GrainFactory) is { Count: > 0 } refused)
+        {
+            return new JobSubmitResult(JobSubmitOutcome.Invalid, null, refused);
+        }
+
         _runs.Parameters = check.Parameters; // parsed once: the run starts from them
         try
         {

@@ -84,6 +84,7 @@ public sealed class LibrariesApiTests(LibrariesApiFixture fixture) : IClassFixtu
     [InlineData("/api/jobs", """{"type": "analyze", "library": "no-such-library"}""", "library")]
     [InlineData("/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}, "lockWaitSeconds": 5}""", "lockWaitSeconds")]
     [InlineData("/api/jobs", """{"type": "revert", "library": "LIB", "parameters": {}}""", "parameters.job")]
+    [InlineData("/api/jobs", """{"type": "revert", "library": "LIB", "parameters": {"job": "00000000-0000-0000-0000-000000000001"}}""", "parameters.job")]
     public async Task BadPathsIdsAndLibraries_Are400NamingTheField_AndCreateNothing(string path, string body, string field)
     {
         var (id, tree) = NewTree(files: 1, photos: 0);

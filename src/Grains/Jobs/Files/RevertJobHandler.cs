@@ -13,7 +13,7 @@ namespace OrleansJobs.Jobs.Files;
 /// copy. Each reversed operation is marked <c>rolled_back</c> in the organize job's log, so a
 /// second revert finds nothing to do. Folders the organize job created and left empty are removed.
 /// </summary>
-public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore log) : IJobHandler
+public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore log) : IJobHandler, ISubmissionCheck
 {
     public const string TypeName = "revert";
 
@@ -28,6 +28,19 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
 
         return errors;
     }
+
+    public async Task<IReadOnlyList<JobParameterError>> CheckAsync(JsonElement parameters, string? library, IGrainFactory cluster)
+    {
+        var job = await cluster.GetGrain<IJobGrain>(parameters.GetProperty("job").GetString()!).GetAsync();
+        return Refusal(job, library) is { } why ? [new("parameters.job", why)] : [];
+    }
+
+    /// <summary>Why <paramref name="job"/> cannot be reverted by a job on <paramref name="library"/>; null when it can.</summary>
+    private static string? Refusal(JobSnapshot? job, string? library) =>
+        job is null || job.Type != OrganizeJobHandler.TypeName ? "must be the id of an organize job"
+        : !JobTransitions.IsTerminal(job.Status) ? $"job {job.Id} is {job.Status}: only a finished organize job can be reverted (cancel it first)"
+        : job.Library != library ? $"job {job.Id} organized library '{job.Library}', not '{library}'"
+        : null;
 
     public async Task RunAsync(IJobContext context)
     {
@@ -75,20 +88,10 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
 
     private async Task<List<FileOp>> PlanAsync(string organizeJob, string libraryId, CancellationToken cancellationToken)
     {
-        var job = await grains.GetGrain<IJobGrain>(organizeJob).GetAsync();
-        if (job is null || job.Type != OrganizeJobHandler.TypeName)
+        // Checked at submit too; the organize job may have been restarted since.
+        if (Refusal(await grains.GetGrain<IJobGrain>(organizeJob).GetAsync(), libraryId) is { } why)
         {
-            throw new InvalidOperationException($"job {organizeJob} is not an organize job");
-        }
-
-        if (!JobTransitions.IsTerminal(job.Status))
-        {
-            throw new InvalidOperationException($"job {organizeJob} is {job.Status}: only a finished organize job can be reverted (cancel it first)");
-        }
-
-        if (job.Library != libraryId)
-        {
-            throw new InvalidOperationException($"job {organizeJob} organized library '{job.Library}', not '{libraryId}'");
+            throw new InvalidOperationException(why);
         }
 
         var ops = new List<FileOp>();
