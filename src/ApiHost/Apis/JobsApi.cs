@@ -124,7 +124,7 @@ public static class JobsApi
             return ApiProblems.Invalid("idempotencyKey", "differs from the Idempotency-Key header");
         }
 
-        var submission = request.ToSubmission(idempotencyKey, Actor(http));
+        var submission = request.ToSubmission(idempotencyKey, ApiActors.Of(http));
         if (JobSubmissionLimits.Validate(submission, time.GetUtcNow()) is { Count: > 0 } errors)
         {
             return ApiProblems.Invalid(errors);
@@ -206,7 +206,7 @@ public static class JobsApi
     private static async Task<Results<Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> ControlAsync(
         JobAction action, string verb, string id, JobActionRequest? request, HttpContext http, IClusterClient cluster)
     {
-        var control = new JobControl(action, Actor(http), request?.Reason, request?.FromCheckpoint ?? true);
+        var control = new JobControl(action, ApiActors.Of(http), request?.Reason, request?.FromCheckpoint ?? true);
         var result = await cluster.GetGrain<IJobGrain>(id).ControlAsync(control);
         if (result.Job is null)
         {
@@ -219,5 +219,4 @@ public static class JobsApi
             : TypedResults.Ok(JobResponse.From(result.Job));
     }
 
-    private static string Actor(HttpContext http) => $"api:{http.Connection.RemoteIpAddress}";
 }

@@ -53,7 +53,7 @@ public static class LibrariesApi
     public static async Task<Results<Created<LibraryResponse>, Ok<LibraryResponse>, ValidationProblem, ProblemHttpResult>> Create(
         CreateLibraryRequest request, HttpContext http, IClusterClient cluster)
     {
-        var result = await cluster.GetGrain<ILibraryGrain>(request.Id).CreateAsync(request.ToDefinition(), Actor(http));
+        var result = await cluster.GetGrain<ILibraryGrain>(request.Id).CreateAsync(request.ToDefinition(), ApiActors.Of(http));
         return result.Outcome switch
         {
             LibraryOutcome.Created => TypedResults.Created($"/api/libraries/{request.Id}", LibraryResponse.From(result.Library!)),
@@ -75,7 +75,7 @@ public static class LibrariesApi
     public static async Task<Results<Ok<LibraryResponse>, ValidationProblem, ProblemHttpResult>> Update(
         [LibraryId] string id, HttpContext http, IClusterClient cluster, [FromBody] UpdateLibraryRequest? request = null)
     {
-        var result = await cluster.GetGrain<ILibraryGrain>(id).UpdateAsync((request ?? new UpdateLibraryRequest()).ToUpdate(), Actor(http));
+        var result = await cluster.GetGrain<ILibraryGrain>(id).UpdateAsync((request ?? new UpdateLibraryRequest()).ToUpdate(), ApiActors.Of(http));
         return result.Outcome switch
         {
             LibraryOutcome.Updated => TypedResults.Ok(LibraryResponse.From(result.Library!)),
@@ -89,7 +89,7 @@ public static class LibrariesApi
         [FromQuery(Name = "force"), Description("true: cancel (then kill) the jobs that hold or wait for the library's lock, then delete it.")] bool? force,
         HttpContext http, IClusterClient cluster)
     {
-        var result = await cluster.GetGrain<ILibraryGrain>(id).DeleteAsync(force == true, Actor(http));
+        var result = await cluster.GetGrain<ILibraryGrain>(id).DeleteAsync(force == true, ApiActors.Of(http));
         return result.Outcome switch
         {
             LibraryDeleteOutcome.Deleted => TypedResults.NoContent(),
@@ -112,6 +112,4 @@ public static class LibrariesApi
 
         return TypedResults.Ok(await reads.CatalogAsync(id, query, cancellationToken));
     }
-
-    private static string Actor(HttpContext http) => $"api:{http.Connection.RemoteIpAddress}";
 }

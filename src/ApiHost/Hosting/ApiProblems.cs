@@ -116,3 +116,10 @@ public static class ApiProblems
         return name.ToString();
     }
 }
+
+/// <summary>Who a request acts as, as the journal and the logs name it.</summary>
+public static class ApiActors
+{
+    /// <summary><c>api:&lt;address&gt;</c>: the caller's address (API keys will name the key).</summary>
+    public static string Of(HttpContext http) => $"api:{http.Connection.RemoteIpAddress}";
+}

@@ -137,7 +137,8 @@ public sealed partial class JobGrain(
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, [new("library", $"no library '{library}' exists")]);
         }
 
-        if (handlers.Create(registration) is ISubmissionCheck cluster
+        // Only types that have such checks get a second handler instance: submits of the others stay as cheap as they were.
+        if (typeof(ISubmissionCheck).IsAssignableFrom(registration.HandlerType) && handlers.Create(registration) is ISubmissionCheck cluster
             && await cluster.CheckAsync(check.Parameters!.Value, submission.Library, GrainFactory) is { Count: > 0 } refused)
         {
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, refused);

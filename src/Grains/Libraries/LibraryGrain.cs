@@ -240,21 +240,14 @@ public sealed partial class LibraryGrain(
     private async Task<List<string>> StopJobsAsync(List<string> holders, List<string> waiting, string actor)
     {
         var reason = $"library '{Id}' is being deleted";
-        var stopped = new List<string>();
-        foreach (var jobId in waiting.Concat(holders))
-        {
-            if (await ControlAsync(jobId, JobAction.Cancel, actor, reason))
-            {
-                stopped.Add(jobId);
-            }
-        }
-
+        // All at once: each job grain answers on its own.
+        var jobs = waiting.Concat(holders).ToList();
+        var cancelled = await Task.WhenAll(jobs.Select(jobId => ControlAsync(jobId, JobAction.Cancel, actor, reason)));
+        var stopped = jobs.Where((_, i) => cancelled[i]).ToList();
         if (!await LockFreeWithinAsync(CancelGrace))
         {
-            foreach (var jobId in _arbiter.Queue.Members(int.MaxValue).Holders)
-            {
-                await ControlAsync(jobId, JobAction.Kill, actor, reason + "; it did not stop in time");
-            }
+            await Task.WhenAll(_arbiter.Queue.Members(int.MaxValue).Holders.Select(jobId =>
+                ControlAsync(jobId, JobAction.Kill, actor, reason + "; it did not stop in time")));
 
             await LockFreeWithinAsync(KillGrace);
         }

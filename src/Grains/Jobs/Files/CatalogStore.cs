@@ -73,10 +73,10 @@ public sealed class CatalogStore(NpgsqlDataSource dataSource)
             var upsert = new NpgsqlBatchCommand(UpsertSql);
             upsert.Parameters.AddWithValue("library", libraryId);
             upsert.Parameters.AddWithValue("job", jobId);
-            upsert.Parameters.Add(new NpgsqlParameter("paths", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = hashed.Select(r => r.RelativePath).ToArray() });
-            upsert.Parameters.Add(new NpgsqlParameter("sizes", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = hashed.Select(r => r.Size).ToArray() });
-            upsert.Parameters.Add(new NpgsqlParameter("modified", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = hashed.Select(r => r.ModifiedAt.UtcDateTime).ToArray() });
-            upsert.Parameters.Add(new NpgsqlParameter("shas", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = hashed.Select(r => r.Sha256!).ToArray() });
+            SqlArrays.Add(upsert, "paths", NpgsqlDbType.Text, hashed.Select(r => r.RelativePath));
+            SqlArrays.Add(upsert, "sizes", NpgsqlDbType.Bigint, hashed.Select(r => r.Size));
+            SqlArrays.Add(upsert, "modified", NpgsqlDbType.TimestampTz, hashed.Select(r => r.ModifiedAt.UtcDateTime));
+            SqlArrays.Add(upsert, "shas", NpgsqlDbType.Bytea, hashed.Select(r => r.Sha256!));
             batch.BatchCommands.Add(upsert);
         }
 
@@ -85,7 +85,7 @@ public sealed class CatalogStore(NpgsqlDataSource dataSource)
             var mark = new NpgsqlBatchCommand(SeenSql);
             mark.Parameters.AddWithValue("library", libraryId);
             mark.Parameters.AddWithValue("job", jobId);
-            mark.Parameters.Add(new NpgsqlParameter("paths", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = seen });
+            SqlArrays.Add(mark, "paths", NpgsqlDbType.Text, seen);
             batch.BatchCommands.Add(mark);
         }
 

@@ -29,6 +29,15 @@ public sealed class FileOp
     public long? RevertsSeq { get; init; }
 }
 
+/// <summary>The kinds of file operation (the <c>file_operations.operation</c> values).</summary>
+public static class FileOps
+{
+    public const string Copy = "copy";
+    public const string Move = "move";
+    public const string UndoCopy = "undo_copy";
+    public const string UndoMove = "undo_move";
+}
+
 /// <summary>The statuses of a file operation (the <c>file_operations.status</c> values).</summary>
 public static class FileOpStatus
 {
@@ -102,16 +111,16 @@ public sealed class FileOperationStore(NpgsqlDataSource dataSource)
             await using var command = new NpgsqlCommand(InsertSql, connection, transaction);
             command.Parameters.AddWithValue("job", jobId);
             command.Parameters.AddWithValue("library", libraryId);
-            Array(command, "seqs", NpgsqlDbType.Bigint, chunk.Select(o => o.Seq));
-            Array(command, "operations", NpgsqlDbType.Text, chunk.Select(o => o.Operation));
-            Array(command, "sources", NpgsqlDbType.Text, chunk.Select(o => o.Source));
-            Array(command, "targets", NpgsqlDbType.Text, chunk.Select(o => o.Target));
-            Array(command, "shas", NpgsqlDbType.Bytea, chunk.Select(o => o.Sha256));
-            Array(command, "sizes", NpgsqlDbType.Bigint, chunk.Select(o => o.Size));
-            Array(command, "statuses", NpgsqlDbType.Text, chunk.Select(o => o.Status));
-            Array(command, "notes", NpgsqlDbType.Text, chunk.Select(o => o.Note));
-            Array(command, "reverts_jobs", NpgsqlDbType.Text, chunk.Select(o => o.RevertsJob));
-            Array(command, "reverts_seqs", NpgsqlDbType.Bigint, chunk.Select(o => o.RevertsSeq));
+            SqlArrays.Add(command, "seqs", NpgsqlDbType.Bigint, chunk.Select(o => o.Seq));
+            SqlArrays.Add(command, "operations", NpgsqlDbType.Text, chunk.Select(o => o.Operation));
+            SqlArrays.Add(command, "sources", NpgsqlDbType.Text, chunk.Select(o => o.Source));
+            SqlArrays.Add(command, "targets", NpgsqlDbType.Text, chunk.Select(o => o.Target));
+            SqlArrays.Add(command, "shas", NpgsqlDbType.Bytea, chunk.Select(o => o.Sha256));
+            SqlArrays.Add(command, "sizes", NpgsqlDbType.Bigint, chunk.Select(o => o.Size));
+            SqlArrays.Add(command, "statuses", NpgsqlDbType.Text, chunk.Select(o => o.Status));
+            SqlArrays.Add(command, "notes", NpgsqlDbType.Text, chunk.Select(o => o.Note));
+            SqlArrays.Add(command, "reverts_jobs", NpgsqlDbType.Text, chunk.Select(o => o.RevertsJob));
+            SqlArrays.Add(command, "reverts_seqs", NpgsqlDbType.Bigint, chunk.Select(o => o.RevertsSeq));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -128,13 +137,13 @@ public sealed class FileOperationStore(NpgsqlDataSource dataSource)
 
         await using var command = dataSource.CreateCommand(UpdateSql);
         command.Parameters.AddWithValue("job", jobId);
-        Array(command, "seqs", NpgsqlDbType.Bigint, ops.Select(o => o.Seq));
-        Array(command, "statuses", NpgsqlDbType.Text, ops.Select(o => o.Status));
-        Array(command, "targets", NpgsqlDbType.Text, ops.Select(o => o.Target));
-        Array(command, "shas", NpgsqlDbType.Bytea, ops.Select(o => o.Sha256));
-        Array(command, "sizes", NpgsqlDbType.Bigint, ops.Select(o => o.Size));
-        Array(command, "errors", NpgsqlDbType.Text, ops.Select(o => o.Error));
-        Array(command, "notes", NpgsqlDbType.Text, ops.Select(o => o.Note));
+        SqlArrays.Add(command, "seqs", NpgsqlDbType.Bigint, ops.Select(o => o.Seq));
+        SqlArrays.Add(command, "statuses", NpgsqlDbType.Text, ops.Select(o => o.Status));
+        SqlArrays.Add(command, "targets", NpgsqlDbType.Text, ops.Select(o => o.Target));
+        SqlArrays.Add(command, "shas", NpgsqlDbType.Bytea, ops.Select(o => o.Sha256));
+        SqlArrays.Add(command, "sizes", NpgsqlDbType.Bigint, ops.Select(o => o.Size));
+        SqlArrays.Add(command, "errors", NpgsqlDbType.Text, ops.Select(o => o.Error));
+        SqlArrays.Add(command, "notes", NpgsqlDbType.Text, ops.Select(o => o.Note));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -148,7 +157,7 @@ public sealed class FileOperationStore(NpgsqlDataSource dataSource)
 
         await using var command = dataSource.CreateCommand(RolledBackSql);
         command.Parameters.AddWithValue("job", jobId);
-        Array(command, "seqs", NpgsqlDbType.Bigint, seqs);
+        SqlArrays.Add(command, "seqs", NpgsqlDbType.Bigint, seqs);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -159,7 +168,14 @@ public sealed class FileOperationStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("job", jobId);
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
+}
 
-    private static void Array<T>(NpgsqlCommand command, string name, NpgsqlDbType type, IEnumerable<T> values) =>
+/// <summary>Array parameters for the statements that take a whole batch at once (<c>unnest</c>, <c>= ANY</c>).</summary>
+internal static class SqlArrays
+{
+    public static void Add<T>(NpgsqlCommand command, string name, NpgsqlDbType type, IEnumerable<T> values) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | type) { Value = values.ToArray() });
+
+    public static void Add<T>(NpgsqlBatchCommand command, string name, NpgsqlDbType type, IEnumerable<T> values) =>
         command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | type) { Value = values.ToArray() });
 }
