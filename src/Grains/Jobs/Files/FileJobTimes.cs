@@ -12,6 +12,11 @@ public sealed class FileJobTimes(Dictionary<string, long> counters)
     public const string Log = "logMs";
     public const string Catalog = "catalogMs";
     public const string Checkpoints = "checkpointMs";
+    public const string Plan = "planMs";
+    public const string Copy = "copyMs";
+    public const string Flush = "flushMs";
+    public const string Verify = "verifyMs";
+    public const string Rename = "renameMs";
 
     /// <summary>Adds the time until the result is disposed to <paramref name="counter"/>.</summary>
     public IDisposable Measure(string counter) => new Span(this, counter, Stopwatch.GetTimestamp());

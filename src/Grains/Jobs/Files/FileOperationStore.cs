@@ -73,7 +73,7 @@ public sealed class FileOperationStore(NpgsqlDataSource dataSource)
         UPDATE file_operations f SET status = u.status, target_path = u.target, sha256 = u.sha, size_bytes = u.size, error = u.error,
             note = u.note, updated_at = now()
         FROM unnest(@seqs, @statuses, @targets, @shas, @sizes, @errors, @notes) AS u(seq, status, target, sha, size, error, note)
-        WHERE f.job_id = @job AND f.op_seq = u.seq
+        WHERE f.job_id = @job AND f.op_seq = u.seq AND f.op_seq BETWEEN @first AND @last
         """;
 
     private const string RolledBackSql = """
@@ -137,6 +137,9 @@ public sealed class FileOperationStore(NpgsqlDataSource dataSource)
 
         await using var command = dataSource.CreateCommand(UpdateSql);
         command.Parameters.AddWithValue("job", jobId);
+        // The range keeps the plan on the primary key: without it, the join reads every row of the job's log.
+        command.Parameters.AddWithValue("first", ops.Min(o => o.Seq));
+        command.Parameters.AddWithValue("last", ops.Max(o => o.Seq));
         SqlArrays.Add(command, "seqs", NpgsqlDbType.Bigint, ops.Select(o => o.Seq));
         SqlArrays.Add(command, "statuses", NpgsqlDbType.Text, ops.Select(o => o.Status));
         SqlArrays.Add(command, "targets", NpgsqlDbType.Text, ops.Select(o => o.Target));

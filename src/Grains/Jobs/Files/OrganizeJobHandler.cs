@@ -67,10 +67,12 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
         var targetFolder = LibraryPaths.Resolve(root, parameters!.Target)
             ?? throw new InvalidOperationException($"target '{parameters.Target}' leads out of the library through a symbolic link");
         var counters = new Dictionary<string, long>(context.Checkpoint.Counters, StringComparer.Ordinal);
+        var spent = new FileJobTimes(counters);
 
         var ops = await log.LoadAsync(context.JobId, cancellation);
         if (ops.Count == 0 && context.Checkpoint.Cursor is null)
         {
+            using var planning = spent.Measure(FileJobTimes.Plan);
             var source = parameters.Source is null ? root : LibraryPaths.Resolve(root, parameters.Source)
                 ?? throw new InvalidOperationException($"source '{parameters.Source}' leads out of the library through a symbolic link");
             var excluded = new[] { parameters.Target, library.Settings.ThumbnailFolder };
@@ -90,7 +92,6 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
         }
 
         context.Progress.SetTotal(ops.Count);
-        var spent = new FileJobTimes(counters);
         var executor = new FileOpExecutor(root, SafeFiles.JobTag(context.JobId), log, context) { Spent = spent };
         if (parameters.DryRun)
         {
@@ -107,22 +108,7 @@ public sealed class OrganizeJobHandler(IGrainFactory grains, FileOperationStore 
         }
 
         var done = context.Checkpoint.Cursor is { } cursor ? long.Parse(cursor, CultureInfo.InvariantCulture) : 0;
-        foreach (var batch in Batches(ops.Where(o => o.Seq > done)))
-        {
-            if (context.StopRequested.IsCancellationRequested)
-            {
-                return;
-            }
-
-            await executor.RunBatchAsync(batch, counters, CopyParallelism, cancellation);
-            using (spent.Measure(FileJobTimes.Checkpoints))
-            {
-                if (!await FileOpExecutor.ItemsDoneAsync(context, batch, counters))
-                {
-                    return; // stopped mid-batch: the cursor stands before the first operation not done
-                }
-            }
-        }
+        await executor.RunAsync(Batches(ops.Where(o => o.Seq > done)), counters, CopyParallelism, logged: null, cancellation);
     }
 }
 

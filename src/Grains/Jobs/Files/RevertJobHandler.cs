@@ -66,19 +66,10 @@ public sealed class RevertJobHandler(IGrainFactory grains, FileOperationStore lo
         await MarkRevertedAsync(organizeJob, ops, cancellation);
 
         var done = context.Checkpoint.Cursor is { } cursor ? long.Parse(cursor, CultureInfo.InvariantCulture) : 0;
-        foreach (var batch in OrganizeJobHandler.Batches(ops.Where(o => o.Seq > done)))
+        var batches = OrganizeJobHandler.Batches(ops.Where(o => o.Seq > done));
+        if (!await executor.RunAsync(batches, counters, Math.Max(2, Environment.ProcessorCount), batch => MarkRevertedAsync(organizeJob, batch, cancellation), cancellation))
         {
-            if (context.StopRequested.IsCancellationRequested)
-            {
-                return;
-            }
-
-            await executor.RunBatchAsync(batch, counters, parallelism: Math.Max(2, Environment.ProcessorCount), cancellation);
-            await MarkRevertedAsync(organizeJob, batch, cancellation);
-            if (!await FileOpExecutor.ItemsDoneAsync(context, batch, counters))
-            {
-                return;
-            }
+            return;
         }
 
         var removed = RemoveEmptyFolders(library.Root, ops);

@@ -87,38 +87,34 @@ public static partial class SafeFiles
     }
 
     /// <summary>
-    /// Copies <paramref name="source"/> into a new file <paramref name="temp"/> (never an existing one),
+    /// Copies <paramref name="source"/> into a new file <paramref name="temp"/> (never an existing one; its folder must exist),
     /// keeping its modification time, and returns the SHA-256 of what was copied. The data is not yet
     /// flushed: the caller flushes a whole batch at once (<see cref="SyncFileSystem"/>) before any rename.
     /// </summary>
     public static byte[] CopyToTemp(string source, string temp, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(temp)!);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var modified = File.GetLastWriteTimeUtc(source);
-        using (var input = File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan))
-        using (var output = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        using var input = File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        using var output = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Clamp(RandomAccess.GetLength(input), 4096, BufferSize));
+        try
         {
-            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Clamp(RandomAccess.GetLength(input), 4096, BufferSize));
-            try
+            long offset = 0;
+            int read;
+            while ((read = RandomAccess.Read(input, buffer, offset)) > 0)
             {
-                long offset = 0;
-                int read;
-                while ((read = RandomAccess.Read(input, buffer, offset)) > 0)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    hash.AppendData(buffer, 0, read);
-                    RandomAccess.Write(output, buffer.AsSpan(0, read), offset);
-                    offset += read;
-                }
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                cancellationToken.ThrowIfCancellationRequested();
+                hash.AppendData(buffer, 0, read);
+                RandomAccess.Write(output, buffer.AsSpan(0, read), offset);
+                offset += read;
             }
         }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
 
-        File.SetLastWriteTimeUtc(temp, modified);
+        File.SetLastWriteTimeUtc(output, File.GetLastWriteTimeUtc(input)); // through the open files: no path lookups
         return hash.GetHashAndReset();
     }
 
