@@ -13,6 +13,7 @@ app.MapOpenApi();
 app.MapHealthApi();
 app.MapJobsApi();
 app.MapLibrariesApi();
+app.MapDevicesApi();
 app.MapRecoveryApi();
 app.MapWorkersApi();
 // The dashboard's own endpoints are its UI's internals, not this API.

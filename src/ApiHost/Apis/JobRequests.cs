@@ -18,6 +18,7 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="RunAfter">Do not start before this time (ISO 8601 with offset, under a year ahead); the job waits Queued.</param>
 /// <param name="Library">The library the job works on: it runs holding the library's lock (one job at a time per library). Required by the file job types.</param>
 /// <param name="LockWaitSeconds">With a library: how long the job may wait for the lock (0 to 86,400 s) before it fails; default: as long as it takes.</param>
+/// <param name="Device">The device the job runs on (device job types, e.g. <c>plot</c>): it owns the device until it ends, and only the device's agent runs it.</param>
 public sealed record SubmitJobRequest(
     [property: Required(ErrorMessage = "is required"), StringLength(Limits.MaxTypeLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
     string Type,
@@ -32,7 +33,8 @@ public sealed record SubmitJobRequest(
     DateTimeOffset? RunAfter = null,
     [property: LibraryId] string? Library = null,
     [property: Range(Limits.MinLockWaitSeconds, Limits.MaxLockWaitSeconds, ErrorMessage = "must be a whole number from {1} to {2}")]
-    int? LockWaitSeconds = null) : IValidatableObject
+    int? LockWaitSeconds = null,
+    [property: DeviceId] string? Device = null) : IValidatableObject
 {
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -47,7 +49,7 @@ public sealed record SubmitJobRequest(
     /// <summary>The submission this request asks for, as the job grain takes it.</summary>
     public JobSubmission ToSubmission(string? headerKey, string actor) => new(
         Type, Parameters?.GetRawText() ?? "{}", Priority ?? 0, MaxAttempts, Checkpoint?.EveryItems,
-        Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter, Library, LockWaitSeconds);
+        Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter, Library, LockWaitSeconds, Device);
 
     private static bool IsStorable(JsonElement element) => element.ValueKind switch
     {
@@ -80,7 +82,7 @@ public sealed record JobActionRequest(
 /// <param name="CreatedFrom">Only jobs created at or after this time (ISO 8601).</param>
 /// <param name="CreatedTo">Only jobs created before this time (ISO 8601).</param>
 /// <param name="Stuck">true: only running jobs without progress for their type's stall timeout (the watchdog's rule).</param>
-/// <param name="Interrupted">true: only active jobs whose silo is no longer an active member of the cluster.</param>
+/// <param name="Interrupted">true: only jobs their device stopped (paused by a disconnect or a fault) and active jobs whose silo is no longer an active member of the cluster.</param>
 /// <param name="Limit">Page size, 1 to 500 (default 50).</param>
 /// <param name="Cursor">The <c>nextCursor</c> of the previous page.</param>
 public sealed record ListJobsQuery(

@@ -29,6 +29,8 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="Version">Incremented by every stored change.</param>
 /// <param name="Library">The library whose lock it runs under, if any.</param>
 /// <param name="LockWaitSeconds">How long it may wait for that lock before it fails; null: as long as it takes.</param>
+/// <param name="Device">The device it runs on (and owns until it ends), if any.</param>
+/// <param name="Interruption">Why its device stopped it (<c>heartbeat_lost</c>, or the fault the agent reported) while it is paused by that; null otherwise.</param>
 /// <param name="SiloUnreachable">
 /// True when the job's silo did not answer in time (it died and is not yet declared dead, or it is
 /// frozen or cut off): the job is shown as its last write stored it, so progress, checkpoint and
@@ -60,13 +62,15 @@ public sealed record JobResponse(
     long Version,
     string? Library = null,
     int? LockWaitSeconds = null,
-    bool SiloUnreachable = false)
+    bool SiloUnreachable = false,
+    string? Device = null,
+    string? Interruption = null)
 {
     public static JobResponse From(JobSnapshot job, bool siloUnreachable = false) => new(
         job.Id, job.Type, job.Status, job.Progress, job.Attempt, job.MaxAttempts, job.Silo, job.CreatedAt, job.StartedAt,
         job.FinishedAt, job.Error, job.QueuedReason, job.Checkpoint, job.Messages, job.Attempts, job.Priority,
         job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter, job.Worker,
-        job.LeaseExpiresAt, job.Version, job.Library, job.LockWaitSeconds, siloUnreachable);
+        job.LeaseExpiresAt, job.Version, job.Library, job.LockWaitSeconds, siloUnreachable, job.Device, job.Interruption);
 }
 
 /// <summary>One journal entry as the API shows it (also one line of the <c>jsonl</c> format).</summary>
@@ -86,7 +90,7 @@ public sealed record JournalEntryResponse(
 public sealed record JobSummary(
     string Id, string Type, JobStatus Status, int Priority, double Fraction, long Processed, long? Total, int Attempt,
     int Recoveries, string? Silo, string? QueuedReason, string? Error, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt,
-    DateTimeOffset? FinishedAt, DateTimeOffset? LastProgressAt, DateTimeOffset UpdatedAt);
+    DateTimeOffset? FinishedAt, DateTimeOffset? LastProgressAt, DateTimeOffset UpdatedAt, string? Device = null, string? Interruption = null);
 
 /// <summary>A page of jobs, newest first; pass <see cref="NextCursor"/> as <c>cursor</c> for the next page.</summary>
 /// <param name="Items">The jobs of this page.</param>

@@ -1,24 +1,32 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.Jobs;
 
 namespace OrleansJobs.ApiHost.Apis;
 
 /// <summary>Body of <c>POST /api/workers/claim</c>.</summary>
-/// <param name="WorkerId">Names the worker in the journal and on the job (1-200 characters).</param>
-/// <param name="Types">External job types the worker runs, in the order it prefers them (1-20 names of 1-64 characters).</param>
-/// <param name="LeaseSeconds">How long the lease lasts after the claim and after each report; default per type (30 s). The type sets the allowed range.</param>
+/// <param name="WorkerId">Names the worker in the journal and on the job (1-200 characters); with a device, the agent that heartbeats it.</param>
+/// <param name="Types">External job types the worker runs, in the order it prefers them (1-20 names of 1-64 characters); not used with a device.</param>
+/// <param name="LeaseSeconds">How long the lease lasts after the claim and after each report; default per type (30 s), or the device's heartbeat timeout. The type sets the allowed range.</param>
+/// <param name="Device">A device agent's claim: the job that owns this device and waits for it (device job types are claimed this way only).</param>
 public sealed record ClaimRequest(
     [property: Required(ErrorMessage = "is required"), StringLength(WorkerLimits.MaxIdLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
     string WorkerId,
-    [property: Required(ErrorMessage = "is required"), MinLength(1, ErrorMessage = "must be an array of 1 to 20 job type names"), MaxLength(20, ErrorMessage = "must be an array of 1 to 20 job type names")]
-    IReadOnlyList<string> Types,
+    [property: MinLength(1, ErrorMessage = "must be an array of 1 to 20 job type names"), MaxLength(20, ErrorMessage = "must be an array of 1 to 20 job type names")]
+    IReadOnlyList<string>? Types = null,
     [property: Range(0, 86_400, MinimumIsExclusive = true, ErrorMessage = "must be a number of seconds above 0 (the type sets the allowed range)")]
-    double? LeaseSeconds = null) : IValidatableObject
+    double? LeaseSeconds = null,
+    [property: DeviceId] string? Device = null) : IValidatableObject
 {
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (Types is null && Device is null)
+        {
+            yield return new ValidationResult("is required (or name a device)", ["types"]);
+        }
+
         for (var i = 0; i < (Types?.Count ?? 0); i++)
         {
             if (Types![i] is not { Length: > 0 and <= JobSubmissionLimits.MaxTypeLength })
@@ -71,6 +79,22 @@ public sealed record WorkerFailRequest(
     string LeaseToken,
     [property: Required(ErrorMessage = "is required"), StringLength(WorkerLimits.MaxMessageLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
     string Error,
+    WorkerProgressBody? Progress = null,
+    WorkerCheckpointBody? Checkpoint = null,
+    [property: MinLength(1, ErrorMessage = WorkerLimits.MessagesError), MaxLength(WorkerLimits.MaxMessages, ErrorMessage = WorkerLimits.MessagesError)]
+    IReadOnlyList<WorkerMessageBody>? Messages = null);
+
+/// <summary>Body of <c>release</c>: the worker gives the job back, with its last checkpoint.</summary>
+/// <param name="LeaseToken">The token of the claim.</param>
+/// <param name="Reason">Why (e.g. the worker stops); journaled.</param>
+/// <param name="Progress">Processed, total, fraction (0-1).</param>
+/// <param name="Checkpoint">Where the next worker resumes; stored durably.</param>
+/// <param name="Messages">Messages for operators, at most 100.</param>
+public sealed record WorkerReleaseRequest(
+    [property: Required(ErrorMessage = "is required"), StringLength(WorkerLimits.MaxIdLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
+    string LeaseToken,
+    [property: StringLength(WorkerLimits.MaxMessageLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
+    string? Reason = null,
     WorkerProgressBody? Progress = null,
     WorkerCheckpointBody? Checkpoint = null,
     [property: MinLength(1, ErrorMessage = WorkerLimits.MessagesError), MaxLength(WorkerLimits.MaxMessages, ErrorMessage = WorkerLimits.MessagesError)]

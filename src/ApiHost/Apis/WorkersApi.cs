@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansJobs.ApiHost.Hosting;
+using OrleansJobs.Devices;
 using OrleansJobs.Jobs;
 
 namespace OrleansJobs.ApiHost.Apis;
@@ -19,7 +20,8 @@ public static class WorkersApi
             .WithSummary("Claim the next queued job of the given external types")
             .WithDescription("Leases the next queued job (priority, then arrival order; at most MaxConcurrent leased per type) to the " +
                 "worker: 200 with its parameters, checkpoint and lease token, or 204 when none waits. The lease lasts leaseSeconds after " +
-                "the claim and after every report; a job whose lease lapses goes back to the queue with its last checkpoint.")
+                "the claim and after every report; a job whose lease lapses goes back to the queue with its last checkpoint. With device, " +
+                "the device's agent claims the job that owns the device (a device job whose lease lapses is paused, never requeued).")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         // Literal routes beside the job actions (/api/jobs/{id}/pause, ...): same URLs as ever, one path each in the document.
@@ -49,13 +51,20 @@ public static class WorkersApi
             .WithSummary("The attempt failed: retried from its checkpoint while attempts remain; ends the lease")
             .WithDescription(ReportDescription)
             .ProducesReportProblems();
+        reports.MapPost("/release", Release)
+            .WithName("ReportRelease")
+            .WithSummary("The worker gives the job back with its last checkpoint (it stops): queued again at once, the attempt not counted as failed; ends the lease")
+            .WithDescription(ReportDescription + " A device job waits for its device's agent again.")
+            .ProducesReportProblems();
         return app;
     }
 
     public static async Task<Results<Ok<ClaimResponse>, NoContent, ValidationProblem>> Claim(ClaimRequest request, IClusterClient cluster)
     {
         var lease = request.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
-        var result = await cluster.GetGrain<IWorkerGatewayGrain>(0).ClaimAsync(request.WorkerId, request.Types, lease);
+        var result = request.Device is { } device
+            ? await cluster.GetGrain<IDeviceGrain>(device).ClaimAsync(request.WorkerId, lease)
+            : await cluster.GetGrain<IWorkerGatewayGrain>(0).ClaimAsync(request.WorkerId, request.Types!, lease);
         if (result.Errors.Count > 0)
         {
             return ApiProblems.Invalid(result.Errors);
@@ -95,6 +104,12 @@ public static class WorkersApi
         ReportAsync(cluster, id, new WorkerReport(
             WorkerReportKind.Fail, request.LeaseToken, request.Progress?.ToProgress(), request.Checkpoint?.ToCheckpoint(),
             request.Messages?.Select(m => m.ToMessage(time.GetUtcNow())).ToList(), request.Error));
+
+    public static Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> Release(
+        [JobId] string id, WorkerReleaseRequest request, IClusterClient cluster, TimeProvider time) =>
+        ReportAsync(cluster, id, new WorkerReport(
+            WorkerReportKind.Release, request.LeaseToken, request.Progress?.ToProgress(), request.Checkpoint?.ToCheckpoint(),
+            request.Messages?.Select(m => m.ToMessage(time.GetUtcNow())).ToList(), request.Reason));
 
     private static WorkerReport Report(WorkerReportKind kind, WorkerReportRequest request, TimeProvider time) => new(
         kind, request.LeaseToken, request.Progress?.ToProgress(), request.Checkpoint?.ToCheckpoint(),

@@ -54,6 +54,7 @@ public static class ApiHostingExtensions
         builder.Services.AddHostedService<JobTypesWarmUp>();
         builder.Services.AddSingleton<JobListing>();
         builder.Services.AddSingleton<LibraryReads>();
+        builder.Services.AddSingleton<DeviceReads>();
         builder.Services.AddSingleton<FileOperationReads>();
         builder.Services.AddSingleton<JobJournal>();
         builder.Services.AddSingleton<JobReads>();

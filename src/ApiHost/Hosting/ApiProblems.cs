@@ -33,6 +33,21 @@ public sealed class LibraryProblemDetails : ProblemDetails
     public IReadOnlyList<string>? Waiting { get; init; }
 }
 
+/// <summary>A problem about one device (404, 409): which device, and the jobs that own or wait for it when they are why.</summary>
+public sealed class DeviceProblemDetails : ProblemDetails
+{
+    /// <summary>The device the problem is about.</summary>
+    public string? DeviceId { get; init; }
+
+    /// <summary>The job that owns the device (a removal refused while it is in use).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Owner { get; init; }
+
+    /// <summary>Jobs that wait for the device.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Waiting { get; init; }
+}
+
 /// <summary>The API's error answers, so that every handler words them alike.</summary>
 public static class ApiProblems
 {
@@ -68,6 +83,25 @@ public static class ApiProblems
             Status = StatusCodes.Status409Conflict,
             LibraryId = id,
             Holders = holders,
+            Waiting = waiting,
+        });
+
+    public static ProblemHttpResult DeviceNotFound(string id) => TypedResults.Problem(new DeviceProblemDetails
+    {
+        Title = "Device not found",
+        Detail = $"No device has the id '{id}'.",
+        Status = StatusCodes.Status404NotFound,
+        DeviceId = id,
+    });
+
+    public static ProblemHttpResult DeviceConflict(string id, string title, string detail, string? owner = null, IReadOnlyList<string>? waiting = null) =>
+        TypedResults.Problem(new DeviceProblemDetails
+        {
+            Title = title,
+            Detail = detail,
+            Status = StatusCodes.Status409Conflict,
+            DeviceId = id,
+            Owner = owner,
             Waiting = waiting,
         });
 

@@ -22,6 +22,13 @@ public sealed class LibraryIdAttribute() : ValidationAttribute($"must be a libra
     public override bool IsValid(object? value) => value is null || value is string id && Libraries.LibraryIds.IsValid(id);
 }
 
+/// <summary>A device id or kind in a route, body or query: <see cref="Devices.DeviceIds.Rule"/>, so anything else is a 400 naming the field.</summary>
+[AttributeUsage(AttributeTargets.Parameter | AttributeTargets.Property)]
+public sealed class DeviceIdAttribute() : ValidationAttribute($"must be a device id: {Devices.DeviceIds.Rule}")
+{
+    public override bool IsValid(object? value) => value is null || value is string id && Devices.DeviceIds.IsValid(id);
+}
+
 /// <summary>
 /// A free-text query value that reaches SQL: at most <see cref="MaxLength"/> characters, no control
 /// characters, storable. PostgreSQL refuses a NUL in text; checked here, that is a 400 naming the

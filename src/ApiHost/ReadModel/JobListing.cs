@@ -13,7 +13,8 @@ public sealed class JobListing(NpgsqlDataSource database, ClusterView cluster)
     {
         var sql = new StringBuilder("""
             SELECT j.job_id, j.job_type, j.status, j.priority, j.progress, j.processed, j.total, j.attempt, j.recoveries,
-                   j.owner_silo, j.queued_reason, j.error, j.created_at, j.started_at, j.finished_at, j.last_progress_at, j.updated_at
+                   j.owner_silo, j.queued_reason, j.error, j.created_at, j.started_at, j.finished_at, j.last_progress_at, j.updated_at,
+                   j.device_id, j.interruption
             FROM job_index j
             WHERE true
             """);
@@ -51,9 +52,10 @@ public sealed class JobListing(NpgsqlDataSource database, ClusterView cluster)
 
         if (query.Interrupted == true)
         {
+            // Stopped by their device (paused, waiting for it or an operator), or active on a silo that is gone.
             sql.Append($"""
-                 AND j.status IN ({JobStatusSql.Active}) AND j.owner_silo IS NOT NULL
-                 AND NOT (j.owner_silo = ANY(@active_silos))
+                 AND (j.interruption IS NOT NULL OR (j.status IN ({JobStatusSql.Active}) AND j.owner_silo IS NOT NULL
+                 AND NOT (j.owner_silo = ANY(@active_silos))))
                 """);
             command.Parameters.Add(new NpgsqlParameter("active_silos", NpgsqlDbType.Array | NpgsqlDbType.Text)
             {
@@ -82,7 +84,8 @@ public sealed class JobListing(NpgsqlDataSource database, ClusterView cluster)
                 reader.GetInt64(5), reader.IsDBNull(6) ? null : reader.GetInt64(6), reader.GetInt32(7), reader.GetInt32(8),
                 reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10),
                 reader.IsDBNull(11) ? null : reader.GetString(11), reader.GetFieldValue<DateTimeOffset>(12), OptionalTime(reader, 13),
-                OptionalTime(reader, 14), OptionalTime(reader, 15), reader.GetFieldValue<DateTimeOffset>(16)));
+                OptionalTime(reader, 14), OptionalTime(reader, 15), reader.GetFieldValue<DateTimeOffset>(16),
+                reader.IsDBNull(17) ? null : reader.GetString(17), reader.IsDBNull(18) ? null : reader.GetString(18)));
         }
 
         string? next = null;

@@ -13,7 +13,8 @@ public sealed record JobSubmission(
     [property: Id(7)] string Actor,
     [property: Id(8)] DateTimeOffset? RunAfter = null,
     [property: Id(9)] string? Library = null,
-    [property: Id(10)] int? LockWaitSeconds = null);
+    [property: Id(10)] int? LockWaitSeconds = null,
+    [property: Id(11)] string? Device = null);
 
 /// <summary>One attempt of a job: when it ran and how it ended.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.JobAttempt")]
@@ -51,7 +52,9 @@ public sealed record JobSnapshot(
     [property: Id(21)] string? Worker = null,
     [property: Id(22)] DateTimeOffset? LeaseExpiresAt = null,
     [property: Id(23)] string? Library = null,
-    [property: Id(24)] int? LockWaitSeconds = null);
+    [property: Id(24)] int? LockWaitSeconds = null,
+    [property: Id(25)] string? Device = null,
+    [property: Id(26)] string? Interruption = null);
 
 /// <summary>How a submission went.</summary>
 [GenerateSerializer, Alias("OrleansJobs.JobSubmitOutcome")]

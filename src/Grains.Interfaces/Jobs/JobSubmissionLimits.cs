@@ -68,6 +68,11 @@ public static class JobSubmissionLimits
             errors.Add(new("library", $"must be a library id: {Libraries.LibraryIds.Rule}"));
         }
 
+        if (submission.Device is { } device && !Devices.DeviceIds.IsValid(device))
+        {
+            errors.Add(new("device", $"must be a device id: {Devices.DeviceIds.Rule}"));
+        }
+
         if (submission.LockWaitSeconds is { } lockWait)
         {
             if (lockWait is < MinLockWaitSeconds or > MaxLockWaitSeconds)

@@ -82,6 +82,12 @@ public class StoredJob
     /// <summary>How long the job may wait for its library's lock before it fails; null: as long as it takes.</summary>
     public int? LockWaitSeconds { get; set; }
 
+    /// <summary>The device the job runs on (it owns it from its grant until it ends); null for a job that needs none.</summary>
+    public string? DeviceId { get; set; }
+
+    /// <summary>Why the job's device stopped it (set while it is paused by a disconnect or a fault); null otherwise.</summary>
+    public string? Interruption { get; set; }
+
     /// <summary>
     /// The job as the API shows it: as stored, or with the live run's progress and messages and the
     /// lease's live end when the job's activation supplies them.
@@ -92,5 +98,5 @@ public class StoredJob
         JobTransitions.IsTerminal(Status) ? null : OwnerSilo, CreatedAt, StartedAt, FinishedAt,
         Error, QueuedReason, Checkpoint, liveMessages ?? Messages, Attempts.ToList(),
         Priority, IdempotencyKey, Recoveries, Version, ParametersJson,
-        Status == JobStatus.Queued ? RetryAt : null, LeaseWorker, leaseExpiresAt, LibraryId, LockWaitSeconds);
+        Status == JobStatus.Queued ? RetryAt : null, LeaseWorker, leaseExpiresAt, LibraryId, LockWaitSeconds, DeviceId, Interruption);
 }

@@ -42,6 +42,9 @@ public enum WorkerReportKind
 
     /// <summary>This attempt failed; the job is retried per its attempts, or fails. Ends the lease.</summary>
     Fail = 4,
+
+    /// <summary>The worker gives the job back (it stops, e.g. on Ctrl+C), with its last checkpoint: queued again at once, the attempt not counted as failed. Ends the lease.</summary>
+    Release = 5,
 }
 
 /// <summary>One report of a worker, under its lease.</summary>

@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
+using OrleansJobs.Devices;
 using OrleansJobs.Jobs.Lifecycle;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Runs;
@@ -142,6 +143,7 @@ public sealed partial class JobGrain
     {
         ResourceKey.RunSlotKind => GrainFactory.GetGrain<IRunSlotsGrain>(key.Id),
         ResourceKey.LibraryKind => GrainFactory.GetGrain<ILibraryLockGrain>(key.Id),
+        ResourceKey.DeviceKind => GrainFactory.GetGrain<IDeviceOwnershipGrain>(key.Id),
         _ => throw new InvalidOperationException($"job {JobId}: unknown resource kind '{key.Kind}'"),
     };
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansJobs.Devices;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Lifecycle;
@@ -29,7 +30,7 @@ public sealed partial class JobGrain(
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
     TimeProvider time,
-    ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRunReports, IResourceHolder, IRecoverableJob, IRemindable
+    ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRunReports, IResourceHolder, IDeviceHolder, IRecoverableJob, IRemindable
 {
     private JobLifecycle _life = null!;
     private JobRunHost _runs = null!;
@@ -137,6 +138,14 @@ public sealed partial class JobGrain(
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, [new("library", $"no library '{library}' exists")]);
         }
 
+        if (submission.Device is { } device && registration.Options.DeviceKind is { } kind
+            && await GrainFactory.GetGrain<IDeviceGrain>(device).GetAsync() is var registered && registered?.Kind != kind)
+        {
+            return new JobSubmitResult(JobSubmitOutcome.Invalid, null, [new("device", registered is null
+                ? $"no device '{device}' is registered"
+                : $"device '{device}' is a '{registered.Kind}': job type '{submission.Type}' runs on a '{kind}'")]);
+        }
+
         // Only types that have such checks get a second handler instance: submits of the others stay as cheap as they were.
         if (typeof(ISubmissionCheck).IsAssignableFrom(registration.HandlerType) && handlers.Create(registration) is ISubmissionCheck cluster
             && await cluster.CheckAsync(check.Parameters!.Value, submission.Library, GrainFactory) is { Count: > 0 } refused)
@@ -224,6 +233,10 @@ public sealed partial class JobGrain(
     }
 
     Task<ResourceClaim> IResourceHolder.ClaimOnAsync(ResourceKey key) => Task.FromResult(_life.ClaimOn(key));
+
+    Task IDeviceHolder.DeviceInterruptedAsync(string deviceId, string cause) => ApplyAsync(_life.DeviceInterrupted(deviceId, cause));
+
+    Task IDeviceHolder.DeviceBackAsync(string deviceId) => ApplyAsync(_life.DeviceBack(deviceId));
 
     Task<bool> IRecoverableJob.WakeAsync(string reason)
     {

@@ -93,6 +93,10 @@ public sealed partial class WorkerGatewayGrain(JobHandlerRegistry registry, ILog
             {
                 errors.Add(new($"types[{i}]", $"'{types[i]}' is run by the silos, not by workers (external types: {External()})"));
             }
+            else if (registration.Options.DeviceKind is { } kind)
+            {
+                errors.Add(new($"types[{i}]", $"'{types[i]}' runs on devices of kind '{kind}': their agents claim with \"device\""));
+            }
             else if (leaseDuration is { } lease && (lease < registration.Options.MinLeaseDuration || lease > registration.Options.MaxLeaseDuration))
             {
                 errors.Add(new("leaseSeconds",

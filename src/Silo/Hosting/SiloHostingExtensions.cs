@@ -4,6 +4,7 @@ using Orleans.Configuration;
 using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using Orleans.Runtime.Hosting;
+using OrleansJobs.Devices;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Files;
 using OrleansJobs.Jobs.Handlers;
@@ -126,6 +127,20 @@ public static class SiloHostingExtensions
         foreach (var type in configuration.GetSection("ExternalJobTypes").GetChildren())
         {
             silo.Services.AddExternalJobType(type.Key, o => type.Bind(o));
+        }
+
+        // Devices, and the job types that run on them (DeviceJobTypes:<name>:DeviceKind, ResumeAfterReconnect, ...).
+        // The built-in "plot" runs on plotters (the simulated one under src/ is the reference agent).
+        silo.Services.AddSingleton<DeviceStore>();
+        if (!configuration.GetSection("DeviceJobTypes:plot").Exists())
+        {
+            silo.Services.AddDeviceJobType("plot", "plotter", o => o.MaxLeaseDuration = TimeSpan.FromMinutes(5));
+        }
+
+        foreach (var type in configuration.GetSection("DeviceJobTypes").GetChildren())
+        {
+            var kind = type["DeviceKind"] ?? throw new InvalidOperationException($"DeviceJobTypes:{type.Key}:DeviceKind is required");
+            silo.Services.AddDeviceJobType(type.Key, kind, o => type.Bind(o));
         }
 
         silo.Services.AddSingleton<ProjectionWriter>();

@@ -10,7 +10,7 @@ public sealed class WorkersApiFixture() : ApiSystemFixture("workers", SiloSettin
     private static Dictionary<string, string> SiloSettings()
     {
         var settings = new Dictionary<string, string>();
-        foreach (var type in new[] { "ext-flow", "ext-lapse", "ext-lapse-again", "ext-control", "ext-limit", "ext-checks", "ext-stall" })
+        foreach (var type in new[] { "ext-flow", "ext-lapse", "ext-lapse-again", "ext-control", "ext-limit", "ext-checks", "ext-stall", "ext-release" })
         {
             settings[$"ExternalJobTypes__{type}__MinLeaseDuration"] = "00:00:01";
             settings[$"ExternalJobTypes__{type}__MaxLeaseDuration"] = "00:10:00";
@@ -173,6 +173,49 @@ public sealed class WorkersApiTests(WorkersApiFixture fixture) : IClassFixture<W
         Assert.Equal("c5", lapsed.GetProperty("data").GetProperty("checkpoint").GetString());
         Assert.Single(journal, e => e.GetProperty("type").GetString() == "recovery");
         Assert.Equal("Completed", (await GetAsync(id)).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Release_GivesTheJobBackAtOnce_WithItsCheckpoint_TheSameAttempt_AndAfterAPauseIsRefused()
+    {
+        var id = await SubmitAsync("ext-release", "{}");
+        var first = await ClaimAsync("w1", "ext-release", 60);
+        var token = first.GetProperty("leaseToken").GetString()!;
+        using (var release = await PostAsync($"/api/jobs/{id}/release",
+            $$"""{"leaseToken": "{{token}}", "reason": "worker stopping (Ctrl+C)", "checkpoint": {"cursor": "y", "processed": 2} }"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, release.StatusCode);
+            Assert.Equal("Queued", (await release.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        }
+
+        using (var stale = await PostAsync($"/api/jobs/{id}/heartbeat", $$"""{"leaseToken": "{{token}}"}"""))
+        {
+            await AssertLeaseLostAsync(stale, "Queued");
+        }
+
+        // No back-off, no attempt spent: the next worker continues the same attempt from the checkpoint.
+        var second = await ClaimAsync("w2", "ext-release", 60);
+        Assert.Equal(id, second.GetProperty("jobId").GetString());
+        Assert.Equal(1, second.GetProperty("attempt").GetInt32());
+        Assert.Equal("y", second.GetProperty("checkpoint").GetProperty("cursor").GetString());
+        var handoff = Assert.Single(await JournalAsync(id), e => e.GetProperty("type").GetString() == "handoff");
+        Assert.Contains("worker w1 gave the job back: worker stopping (Ctrl+C)", handoff.GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        // Paused while the worker runs it, the lease ends at once: a release afterwards is refused and changes nothing.
+        using (var pause = await PostAsync($"/api/jobs/{id}/pause", "{}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
+        }
+
+        using (var release = await PostAsync($"/api/jobs/{id}/release", $$"""{"leaseToken": "{{second.GetProperty("leaseToken").GetString()}}", "checkpoint": {"cursor": "z", "processed": 3} }"""))
+        {
+            await AssertLeaseLostAsync(release, "Paused");
+        }
+
+        var paused = await GetAsync(id);
+        Assert.Equal("Paused", paused.GetProperty("status").GetString());
+        Assert.Equal("y", paused.GetProperty("checkpoint").GetProperty("cursor").GetString());
+        await CancelAsync(id);
     }
 
     [Fact]

@@ -90,4 +90,22 @@ public static class JobHandlerServiceCollectionExtensions
         services.TryAddSingleton<JobHandlerRegistry>();
         return services;
     }
+
+    /// <summary>
+    /// Registers job type <paramref name="name"/> as run on devices of <paramref name="kind"/> by their
+    /// agents: each job names a device, owns it, and only that device's agent claims it.
+    /// </summary>
+    public static IServiceCollection AddDeviceJobType(this IServiceCollection services, string name, string kind, Action<JobTypeOptions>? configure = null)
+    {
+        if (!Devices.DeviceIds.IsValid(kind))
+        {
+            throw new ArgumentException($"'{kind}' is not a valid device kind ({Devices.DeviceIds.Rule})", nameof(kind));
+        }
+
+        return services.AddExternalJobType(name, options =>
+        {
+            configure?.Invoke(options);
+            options.DeviceKind = kind;
+        });
+    }
 }

@@ -30,6 +30,15 @@ public sealed class JobTypeOptions
     /// <summary>Every job of this type names a library (<c>library</c> in the submission) and runs holding its lock.</summary>
     public bool RequiresLibrary { get; set; }
 
+    /// <summary>
+    /// Device types: every job names a device of this kind, owns it while it lives, and runs on the
+    /// device's agent (an external worker) only. A disconnect or a fault pauses it; never another device.
+    /// </summary>
+    public string? DeviceKind { get; set; }
+
+    /// <summary>Device types: a job paused by a disconnect or a fault continues on its own when the device is back (default: it waits for an operator's resume, as the device's physical state may have changed).</summary>
+    public bool ResumeAfterReconnect { get; set; }
+
     /// <summary>Jobs of this type are run by external workers over HTTP (claim, heartbeat, progress, complete, fail), not in the silo.</summary>
     public bool External { get; set; }
 

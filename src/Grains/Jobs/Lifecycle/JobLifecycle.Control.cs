@@ -150,6 +150,7 @@ public sealed partial class JobLifecycle
             State.Error = null;
         }
 
+        ResumeInterrupted(reason, control.Actor, restart);
         Move(JobStatus.Queued, reason, control.Actor);
         State.FinishedAt = null;
         State.StartAsNewAttempt = restart;

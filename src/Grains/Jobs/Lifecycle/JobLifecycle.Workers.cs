@@ -39,10 +39,20 @@ public sealed partial class JobLifecycle
 
         var duration = leaseDuration < options.MinLeaseDuration ? options.MinLeaseDuration
             : leaseDuration > options.MaxLeaseDuration ? options.MaxLeaseDuration : leaseDuration;
-        var slot = ResourceKey.RunSlot(State.Type).ToString();
-        if (!State.Held.Contains(slot))
+        if (State.DeviceId is { } device)
         {
-            State.Held.Add(slot); // the claim was handed out by the type's slots
+            if (!State.Held.Contains(ResourceKey.Device(device).ToString()))
+            {
+                return (null, JobDecision.None); // not its device's turn yet
+            }
+        }
+        else
+        {
+            var slot = ResourceKey.RunSlot(State.Type).ToString();
+            if (!State.Held.Contains(slot))
+            {
+                State.Held.Add(slot); // the claim was handed out by the type's slots
+            }
         }
 
         _acquiring = null;
@@ -121,6 +131,27 @@ public sealed partial class JobLifecycle
                 Supersede();
                 FailAttempt($"worker {worker}: {report.Error ?? "reported failure"}", effects);
                 ReleaseIfIdle(effects);
+                return (Accepted(), JobDecision.Saved(effects));
+            }
+
+            case WorkerReportKind.Release:
+            {
+                State.Checkpoint = report.Checkpoint ?? State.Checkpoint;
+                var worker = EndLease(effects);
+                Supersede();
+                var why = $"worker {worker} gave the job back{(report.Error is { } reason ? $": {reason}" : "")}";
+                // The same attempt goes on from the checkpoint with the next worker: a stop is no failure.
+                if (State.DeviceId is not null)
+                {
+                    Journal(JournalEntryTypes.Handoff, State.Status, JobStatus.Queued, $"{why}; it waits for the device's agent with its checkpoint", JournalActors.Worker(worker));
+                    State.StartAsNewAttempt = false;
+                    Move(JobStatus.Queued, why, JournalActors.Worker(worker));
+                    WaitsForAgent();
+                    return (Accepted(), JobDecision.Saved(effects));
+                }
+
+                Journal(JournalEntryTypes.Handoff, State.Status, JobStatus.Queued, $"{why}; back in the queue with its checkpoint", JournalActors.Worker(worker));
+                Requeue($"waiting for a worker: {worker} gave the job back", JournalActors.Worker(worker), effects);
                 return (Accepted(), JobDecision.Saved(effects));
             }
         }
@@ -210,6 +241,13 @@ public sealed partial class JobLifecycle
     private JobDecision LeaseLost(string kind = JournalEntryTypes.LeaseExpired, string? why = null)
     {
         var worker = State.LeaseWorker;
+        if (State.DeviceId is { } device)
+        {
+            // A device job is never handed to anyone else: its agent went silent, so the device stops it.
+            var silent = why ?? $"agent {worker} sent nothing for {Seconds(State.LeaseDuration)}: its lease lapsed at {_leaseExpiresAt:O}";
+            return Interrupt(kind == JournalEntryTypes.LeaseExpired ? Devices.DeviceCauses.HeartbeatLost : kind, $"device '{device}': {silent}", JournalActors.Watchdog);
+        }
+
         var expiredAt = _leaseExpiresAt;
         var options = TypeOptions ?? new JobTypeOptions();
         var data = JsonSerializer.Serialize(new
@@ -231,17 +269,9 @@ public sealed partial class JobLifecycle
         switch (AfterRunLost($"the {StopName} completed when the lease lapsed: {problem}", options))
         {
             case RunLoss.Restart:
-                State.StartAsNewAttempt = false;
                 Journal(JournalEntryTypes.Recovery, State.Status, JobStatus.Queued,
                     $"back in the queue with its checkpoint ({State.WatchdogRestarts} of {options.MaxRecoveries}): {problem}", JournalActors.Watchdog, data);
-                Move(JobStatus.Queued, "the worker's lease lapsed; waiting for a worker", JournalActors.Watchdog);
-                State.QueuedReason = $"waiting for a worker: the lease of {worker} lapsed";
-                // Out of the holders and into the queue again, behind the jobs already waiting.
-                var slot = ResourceKey.RunSlot(State.Type);
-                State.Held.Clear();
-                _acquiring = slot;
-                effects.Add(new ReleaseResource(slot));
-                effects.Add(new AcquireResource(slot));
+                Requeue($"waiting for a worker: the lease of {worker} lapsed", JournalActors.Watchdog, effects);
                 return JobDecision.Saved(effects);
             case RunLoss.GiveUp:
                 GiveUp(kind, problem, $"{options.MaxRecoveries} lapsed leases", options.WhenRecoveriesExhausted, data);
@@ -250,6 +280,19 @@ public sealed partial class JobLifecycle
 
         ReleaseIfIdle(effects);
         return JobDecision.Saved(effects);
+    }
+
+    /// <summary>The same attempt waits for the next worker, its checkpoint kept: out of the type's holders and into its queue again, behind the jobs already waiting.</summary>
+    private void Requeue(string queuedReason, string actor, List<JobEffect> effects)
+    {
+        State.StartAsNewAttempt = false;
+        Move(JobStatus.Queued, queuedReason, actor);
+        State.QueuedReason = queuedReason;
+        var slot = ResourceKey.RunSlot(State.Type);
+        State.Held.Clear();
+        _acquiring = slot;
+        effects.Add(new ReleaseResource(slot));
+        effects.Add(new AcquireResource(slot));
     }
 
     /// <summary>No worker holds the job any more; its token is void from now on. Returns the worker that held it.</summary>

@@ -52,6 +52,7 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
         State.IdempotencyKey = submission.IdempotencyKey;
         State.LibraryId = submission.Library;
         State.LockWaitSeconds = submission.LockWaitSeconds;
+        State.DeviceId = submission.Device;
         State.Status = JobStatus.Queued;
         State.CreatedAt = now;
         State.StartAsNewAttempt = true;
@@ -248,6 +249,11 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
             return;
         }
 
+        if (WaitsForAgent())
+        {
+            return; // its agent's claim starts it
+        }
+
         BeginRun(State.StartAsNewAttempt, "started", actor);
         Launch(effects);
     }
@@ -255,6 +261,13 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
     /// <summary>The resources this job needs, in acquisition order.</summary>
     private IEnumerable<ResourceKey> Needs()
     {
+        if (State.DeviceId is { } device)
+        {
+            // The device is the limit: one job at a time, claimed by its agent only (never handed out by the type's slots).
+            yield return ResourceKey.Device(device);
+            yield break;
+        }
+
         yield return ResourceKey.RunSlot(State.Type);
         if (State.LibraryId is { } library)
         {
@@ -286,6 +299,11 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
             return;
         }
 
+        if (State.Status == JobStatus.Paused && State.DeviceId is not null && State.Held.Count > 0)
+        {
+            return; // a paused device job keeps its device: the paper, the pen, the half-done work are its own
+        }
+
         _acquiring = null;
         State.Held.Clear();
         State.LockWaitUntil = null;
@@ -297,6 +315,7 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
 
     private string WaitingReason(ResourceKey key, ResourceTicket ticket) =>
         key.Kind == ResourceKey.LibraryKind ? LibraryWaitingReason(key, ticket)
+        : key.Kind == ResourceKey.DeviceKind ? DeviceWaitingReason(key, ticket)
         : TypeOptions?.External == true
         ? $"waiting for a worker: {ticket.Held} of {ticket.Limit} '{key.Id}' jobs leased, position {ticket.Position} in the queue"
         : $"waiting for a slot: {ticket.Held} of {ticket.Limit} '{key.Id}' jobs running, position {ticket.Position} in the queue";

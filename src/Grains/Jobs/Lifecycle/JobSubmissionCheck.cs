@@ -51,6 +51,16 @@ public static class JobSubmissionCheck
             errors.Add(new("library", $"job type '{submission.Type}' is run by external workers, which cannot hold a library's lock"));
         }
 
+        if (registration.Options.DeviceKind is { } kind && submission.Device is null)
+        {
+            errors.Add(new("device", $"is required: job type '{submission.Type}' runs on a device of kind '{kind}'"));
+        }
+
+        if (registration.Options.DeviceKind is null && submission.Device is not null)
+        {
+            errors.Add(new("device", $"job type '{submission.Type}' does not run on a device"));
+        }
+
         errors.AddRange(JobSubmissionLimits.Validate(submission, now));
         return new(registration, parametersJson, parameters, fingerprint, errors);
     }
@@ -64,6 +74,11 @@ public static class JobSubmissionCheck
         {
             // Appended only when given, so the fingerprints of earlier submissions stay as they were.
             text = string.Join('\n', text, s.Library, s.LockWaitSeconds);
+        }
+
+        if (s.Device is not null)
+        {
+            text = string.Join('\n', text, "device", s.Device);
         }
 
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));

@@ -14,9 +14,9 @@ internal static class JobViews
     {
         var progress = run?.Progress.Snapshot() ?? state.Progress;
         return new JobIndexRow(
-            jobId, state.Type, state.Status, state.Priority, state.LibraryId, null, progress.Fraction, progress.Processed, progress.Total,
+            jobId, state.Type, state.Status, state.Priority, state.LibraryId, state.DeviceId, progress.Fraction, progress.Processed, progress.Total,
             JobTransitions.IsTerminal(state.Status) ? null : state.OwnerSilo, state.Attempt, state.Recoveries, state.QueuedReason,
             state.Error, state.IdempotencyKey, state.CreatedAt, state.RetryAt, state.StartedAt, state.FinishedAt,
-            state.LastProgressAt, state.UpdatedAt, state.Version);
+            state.LastProgressAt, state.UpdatedAt, state.Version, state.Interruption);
     }
 }

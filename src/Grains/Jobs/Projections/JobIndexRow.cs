@@ -26,4 +26,5 @@ public sealed record JobIndexRow(
     DateTimeOffset? FinishedAt,
     DateTimeOffset? LastProgressAt,
     DateTimeOffset UpdatedAt,
-    long StateVersion);
+    long StateVersion,
+    string? Interruption = null);

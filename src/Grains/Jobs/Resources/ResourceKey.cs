@@ -1,8 +1,8 @@
 namespace OrleansJobs.Jobs.Resources;
 
 /// <summary>
-/// Something a job waits for and then holds: a run slot of its type, a library's lock (a device
-/// next). A job acquires its resources one at a time in <see cref="AcquisitionOrder"/>,
+/// Something a job waits for and then holds: a run slot of its type, a library's lock, a device's
+/// ownership. A job acquires its resources one at a time in <see cref="AcquisitionOrder"/>,
 /// holding what it has while it waits for the next, so two jobs can never wait on each other.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.ResourceKey")]
@@ -12,14 +12,19 @@ public readonly record struct ResourceKey([property: Id(0)] string Kind, [proper
 
     public const string LibraryKind = "library";
 
+    public const string DeviceKind = "device";
+
     /// <summary>The kinds in the order every job acquires them.</summary>
-    public static IReadOnlyList<string> AcquisitionOrder { get; } = [RunSlotKind, LibraryKind];
+    public static IReadOnlyList<string> AcquisitionOrder { get; } = [RunSlotKind, LibraryKind, DeviceKind];
 
     /// <summary>A run slot of job type <paramref name="type"/>.</summary>
     public static ResourceKey RunSlot(string type) => new(RunSlotKind, type);
 
     /// <summary>The lock of library <paramref name="libraryId"/>.</summary>
     public static ResourceKey Library(string libraryId) => new(LibraryKind, libraryId);
+
+    /// <summary>The ownership of device <paramref name="deviceId"/>.</summary>
+    public static ResourceKey Device(string deviceId) => new(DeviceKind, deviceId);
 
     public override string ToString() => $"{Kind}:{Id}";
 

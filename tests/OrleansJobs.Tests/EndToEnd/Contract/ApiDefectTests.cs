@@ -32,6 +32,8 @@ public sealed partial class ApiDefectTests(ContractFixture fixture)
                 {
                     "ReportMessages" => """{"leaseToken": "t", "messages": [{"level": "info", "text": "x"}]}""",
                     "ReportFail" => """{"leaseToken": "t", "error": "e"}""",
+                    "DeviceHeartbeat" => """{"agentId": "a"}""",
+                    "DeviceFault" => """{"agentId": "a", "text": "t"}""",
                     _ when operationId.StartsWith("Report", StringComparison.Ordinal) => """{"leaseToken": "t"}""",
                     _ => "{}",
                 }, System.Text.Encoding.UTF8, "application/json");

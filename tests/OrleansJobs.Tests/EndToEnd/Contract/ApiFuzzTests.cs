@@ -22,9 +22,10 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
     private static readonly string[] EndpointIds =
     [
         "SubmitJob", "ListJobs", "GetJob", "DeleteJob", "CancelJob", "KillJob", "PauseJob", "ResumeJob", "RestartJob", "ForceFailJob",
-        "GetJobJournal", "ClaimJob", "ReportHeartbeat", "ReportProgress", "ReportMessages", "ReportComplete", "ReportFail",
+        "GetJobJournal", "ClaimJob", "ReportHeartbeat", "ReportProgress", "ReportMessages", "ReportComplete", "ReportFail", "ReportRelease",
         "GetRecoveryStatus", "TriggerRecovery", "Liveness", "Readiness", "GetJobOperations",
         "CreateLibrary", "ListLibraries", "GetLibrary", "UpdateLibrary", "DeleteLibrary", "GetLibraryCatalog",
+        "RegisterDevice", "ListDevices", "GetDevice", "UpdateDevice", "RemoveDevice", "DeviceHeartbeat", "DeviceFault", "RequestDeviceCheck",
     ];
 
     public static TheoryData<string> Endpoints { get; } = new(EndpointIds);
