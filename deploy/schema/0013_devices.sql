@@ -21,3 +21,9 @@ CREATE INDEX ix_devices_kind_health ON devices (kind, health);
 -- an operator or for its device to come back: GET /api/jobs?interrupted=true.
 ALTER TABLE job_index ADD COLUMN interruption text NULL;
 CREATE INDEX ix_job_index_interrupted ON job_index (created_at DESC, job_id DESC) WHERE interruption IS NOT NULL;
+
+-- The kind of device a job asked for without naming one: the pool of that kind reads the jobs
+-- waiting for a device from here when its activation was lost.
+ALTER TABLE job_index ADD COLUMN device_kind text NULL;
+CREATE INDEX ix_job_index_device_kind ON job_index (device_kind, priority DESC, created_at)
+    WHERE device_kind IS NOT NULL AND device_id IS NULL AND status = 'Queued';

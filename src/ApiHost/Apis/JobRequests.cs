@@ -19,6 +19,7 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="Library">The library the job works on: it runs holding the library's lock (one job at a time per library). Required by the file job types.</param>
 /// <param name="LockWaitSeconds">With a library: how long the job may wait for the lock (0 to 86,400 s) before it fails; default: as long as it takes.</param>
 /// <param name="Device">The device the job runs on (device job types, e.g. <c>plot</c>): it owns the device until it ends, and only the device's agent runs it.</param>
+/// <param name="DeviceKind">Instead of a device: the first device of this kind that is Online and free takes the job (then as if it had been named).</param>
 public sealed record SubmitJobRequest(
     [property: Required(ErrorMessage = "is required"), StringLength(Limits.MaxTypeLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
     string Type,
@@ -34,7 +35,8 @@ public sealed record SubmitJobRequest(
     [property: LibraryId] string? Library = null,
     [property: Range(Limits.MinLockWaitSeconds, Limits.MaxLockWaitSeconds, ErrorMessage = "must be a whole number from {1} to {2}")]
     int? LockWaitSeconds = null,
-    [property: DeviceId] string? Device = null) : IValidatableObject
+    [property: DeviceId] string? Device = null,
+    [property: DeviceId] string? DeviceKind = null) : IValidatableObject
 {
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -49,7 +51,7 @@ public sealed record SubmitJobRequest(
     /// <summary>The submission this request asks for, as the job grain takes it.</summary>
     public JobSubmission ToSubmission(string? headerKey, string actor) => new(
         Type, Parameters?.GetRawText() ?? "{}", Priority ?? 0, MaxAttempts, Checkpoint?.EveryItems,
-        Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter, Library, LockWaitSeconds, Device);
+        Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter, Library, LockWaitSeconds, Device, DeviceKind);
 
     private static bool IsStorable(JsonElement element) => element.ValueKind switch
     {

@@ -30,6 +30,7 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <param name="Library">The library whose lock it runs under, if any.</param>
 /// <param name="LockWaitSeconds">How long it may wait for that lock before it fails; null: as long as it takes.</param>
 /// <param name="Device">The device it runs on (and owns until it ends), if any.</param>
+/// <param name="DeviceKind">The kind of device it asked for, when it named none.</param>
 /// <param name="Interruption">Why its device stopped it (<c>heartbeat_lost</c>, or the fault the agent reported) while it is paused by that; null otherwise.</param>
 /// <param name="SiloUnreachable">
 /// True when the job's silo did not answer in time (it died and is not yet declared dead, or it is
@@ -64,13 +65,14 @@ public sealed record JobResponse(
     int? LockWaitSeconds = null,
     bool SiloUnreachable = false,
     string? Device = null,
-    string? Interruption = null)
+    string? Interruption = null,
+    string? DeviceKind = null)
 {
     public static JobResponse From(JobSnapshot job, bool siloUnreachable = false) => new(
         job.Id, job.Type, job.Status, job.Progress, job.Attempt, job.MaxAttempts, job.Silo, job.CreatedAt, job.StartedAt,
         job.FinishedAt, job.Error, job.QueuedReason, job.Checkpoint, job.Messages, job.Attempts, job.Priority,
         job.IdempotencyKey, job.Recoveries, JsonDocument.Parse(job.ParametersJson).RootElement.Clone(), job.RunAfter, job.Worker,
-        job.LeaseExpiresAt, job.Version, job.Library, job.LockWaitSeconds, siloUnreachable, job.Device, job.Interruption);
+        job.LeaseExpiresAt, job.Version, job.Library, job.LockWaitSeconds, siloUnreachable, job.Device, job.Interruption, job.DeviceKind);
 }
 
 /// <summary>One journal entry as the API shows it (also one line of the <c>jsonl</c> format).</summary>

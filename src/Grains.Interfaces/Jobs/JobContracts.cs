@@ -14,7 +14,8 @@ public sealed record JobSubmission(
     [property: Id(8)] DateTimeOffset? RunAfter = null,
     [property: Id(9)] string? Library = null,
     [property: Id(10)] int? LockWaitSeconds = null,
-    [property: Id(11)] string? Device = null);
+    [property: Id(11)] string? Device = null,
+    [property: Id(12)] string? DeviceKind = null);
 
 /// <summary>One attempt of a job: when it ran and how it ended.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.JobAttempt")]
@@ -54,7 +55,8 @@ public sealed record JobSnapshot(
     [property: Id(23)] string? Library = null,
     [property: Id(24)] int? LockWaitSeconds = null,
     [property: Id(25)] string? Device = null,
-    [property: Id(26)] string? Interruption = null);
+    [property: Id(26)] string? Interruption = null,
+    [property: Id(27)] string? DeviceKind = null);
 
 /// <summary>How a submission went.</summary>
 [GenerateSerializer, Alias("OrleansJobs.JobSubmitOutcome")]

@@ -73,6 +73,16 @@ public static class JobSubmissionLimits
             errors.Add(new("device", $"must be a device id: {Devices.DeviceIds.Rule}"));
         }
 
+        if (submission.DeviceKind is { } kind && !Devices.DeviceIds.IsValid(kind))
+        {
+            errors.Add(new("deviceKind", $"must be a device kind: {Devices.DeviceIds.Rule}"));
+        }
+
+        if (submission.Device is not null && submission.DeviceKind is not null)
+        {
+            errors.Add(new("deviceKind", "name a device or a device kind, not both"));
+        }
+
         if (submission.LockWaitSeconds is { } lockWait)
         {
             if (lockWait is < MinLockWaitSeconds or > MaxLockWaitSeconds)

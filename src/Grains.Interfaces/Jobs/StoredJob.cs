@@ -85,6 +85,9 @@ public class StoredJob
     /// <summary>The device the job runs on (it owns it from its grant until it ends); null for a job that needs none.</summary>
     public string? DeviceId { get; set; }
 
+    /// <summary>The kind of device the job asked for when it named no device: the first free one of the kind becomes <see cref="DeviceId"/>.</summary>
+    public string? DeviceKind { get; set; }
+
     /// <summary>Why the job's device stopped it (set while it is paused by a disconnect or a fault); null otherwise.</summary>
     public string? Interruption { get; set; }
 
@@ -98,5 +101,5 @@ public class StoredJob
         JobTransitions.IsTerminal(Status) ? null : OwnerSilo, CreatedAt, StartedAt, FinishedAt,
         Error, QueuedReason, Checkpoint, liveMessages ?? Messages, Attempts.ToList(),
         Priority, IdempotencyKey, Recoveries, Version, ParametersJson,
-        Status == JobStatus.Queued ? RetryAt : null, LeaseWorker, leaseExpiresAt, LibraryId, LockWaitSeconds, DeviceId, Interruption);
+        Status == JobStatus.Queued ? RetryAt : null, LeaseWorker, leaseExpiresAt, LibraryId, LockWaitSeconds, DeviceId, Interruption, DeviceKind);
 }

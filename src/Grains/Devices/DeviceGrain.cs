@@ -276,6 +276,10 @@ public sealed partial class DeviceGrain(
         {
             await TellAsync(owner, holder => holder.DeviceBackAsync(Id));
         }
+        else if (back)
+        {
+            OfferToPool();
+        }
 
         return result;
     }
@@ -352,6 +356,43 @@ public sealed partial class DeviceGrain(
         {
             _busyWith = null;
             await SaveShownAsync();
+        }
+
+        OfferToPool();
+    }
+
+    Task<bool> IDeviceOwnershipGrain.TryAssignAsync(string jobId)
+    {
+        if (!IsFree)
+        {
+            return Task.FromResult(false);
+        }
+
+        return Task.FromResult(_arbiter.Request(jobId, 0, time.GetUtcNow()).Granted);
+    }
+
+    /// <summary>Online, its holders known, owned by nobody and awaited by nobody: a job of the pool may have it.</summary>
+    private bool IsFree => state.State is { Exists: true, Health: DeviceHealth.Online } && _arbiter.HoldersKnown
+        && _arbiter.Queue.HolderCount == 0 && _arbiter.Queue.WaitingCount == 0;
+
+    /// <summary>Tells the pool of its kind that it is free (the pool also looks for itself now and then).</summary>
+    private void OfferToPool()
+    {
+        if (IsFree)
+        {
+            _ = OfferAsync(state.State.Kind);
+        }
+
+        async Task OfferAsync(string kind)
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IDevicePoolGrain>(kind).DeviceFreeAsync(Id);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogOfferFailed(logger, ex, Id, kind);
+            }
         }
     }
 
@@ -453,6 +494,9 @@ public sealed partial class DeviceGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Device {DeviceId}: job {JobId} claimed by its agent {Agent}")]
     private static partial void LogClaimed(ILogger logger, string deviceId, string jobId, string agent);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {DeviceId}: telling the pool of kind {Kind} that it is free failed; the pool looks for itself")]
+    private static partial void LogOfferFailed(ILogger logger, Exception exception, string deviceId, string kind);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device {DeviceId}: telling job {JobId} failed; its lease lapses on its own")]
     private static partial void LogTellFailed(ILogger logger, Exception exception, string deviceId, string jobId);

@@ -144,6 +144,7 @@ public sealed partial class JobGrain
         ResourceKey.RunSlotKind => GrainFactory.GetGrain<IRunSlotsGrain>(key.Id),
         ResourceKey.LibraryKind => GrainFactory.GetGrain<ILibraryLockGrain>(key.Id),
         ResourceKey.DeviceKind => GrainFactory.GetGrain<IDeviceOwnershipGrain>(key.Id),
+        ResourceKey.DevicePoolKind => GrainFactory.GetGrain<IDevicePoolGrain>(key.Id),
         _ => throw new InvalidOperationException($"job {JobId}: unknown resource kind '{key.Kind}'"),
     };
 

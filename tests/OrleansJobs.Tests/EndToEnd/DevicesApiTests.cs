@@ -11,6 +11,8 @@ public sealed class DevicesApiFixture() : ApiSystemFixture("devices", new Dictio
     // "plot" (built in) waits for an operator after a disconnect; "plot-auto" continues when its device is back.
     ["DeviceJobTypes__plot-auto__DeviceKind"] = "plotter",
     ["DeviceJobTypes__plot-auto__ResumeAfterReconnect"] = "true",
+    // Its own kind, so that the devices other tests leave Online never take its jobs.
+    ["DeviceJobTypes__draw__DeviceKind"] = "drawbot",
     ["Reminders__MinimumReminderPeriod"] = "00:00:01",
     ["Watchdog__ReminderPeriod"] = "00:00:01",
     ["Watchdog__RegisterAfter"] = "00:00:00",
@@ -236,6 +238,39 @@ public sealed class DevicesApiTests(DevicesApiFixture fixture) : IClassFixture<D
         var firstDone = (await GetJobAsync(first)).GetProperty("finishedAt").GetDateTimeOffset();
         Assert.True((await GetJobAsync(second)).GetProperty("startedAt").GetDateTimeOffset() >= firstDone);
         Assert.Equal(HttpStatusCode.OK, await ReportAsync(second, "complete", next, null));
+    }
+
+    [Fact]
+    public async Task KindTargetedJobs_EachTakeAFreeOnlineDeviceOfTheKind_AndTheNextTakesTheFirstThatIsFreed()
+    {
+        await RegisterAsync("drawbot-a", "drawbot", 10);
+        await RegisterAsync("drawbot-b", "drawbot", 10);
+        await RegisterAsync("drawbot-off", "drawbot", 10); // never heartbeats: Offline, never chosen
+        await HeartbeatAsync("drawbot-a", "agent-a");
+        await HeartbeatAsync("drawbot-b", "agent-b");
+        await AssertInvalidAsync(await PostAsync("/api/jobs", """{"type": "draw", "deviceKind": "plotter"}"""), "deviceKind");
+        await AssertInvalidAsync(await PostAsync("/api/jobs", """{"type": "draw", "device": "drawbot-a", "deviceKind": "drawbot"}"""), "deviceKind");
+
+        var first = await Http.SubmitJobAsync("""{"type": "draw", "deviceKind": "drawbot"}""");
+        var second = await Http.SubmitJobAsync("""{"type": "draw", "deviceKind": "drawbot"}""");
+        var third = await Http.SubmitJobAsync("""{"type": "draw", "deviceKind": "drawbot"}""");
+        var devices = new[] { (await GetJobAsync(first)).GetProperty("device").GetString(), (await GetJobAsync(second)).GetProperty("device").GetString() };
+        Assert.Equal(["drawbot-a", "drawbot-b"], devices.Order(StringComparer.Ordinal));
+        var waiting = await GetJobAsync(third);
+        Assert.Equal(JsonValueKind.Null, waiting.GetProperty("device").ValueKind);
+        Assert.Contains("waiting for a free 'drawbot'", waiting.GetProperty("queuedReason").GetString(), StringComparison.Ordinal);
+
+        var onA = devices[0] == "drawbot-a" ? first : second;
+        var claim = await ClaimAsync("agent-a", "drawbot-a");
+        Assert.Equal(onA, claim.GetProperty("jobId").GetString());
+        Assert.Equal(HttpStatusCode.OK, await ReportAsync(onA, "complete", claim, null));
+
+        // drawbot-a is free again: the job that waited for the kind gets it, and only its agent runs it.
+        var bound = await Wait.ForAsync($"job {third} to get a device", () => GetJobAsync(third),
+            j => j.GetProperty("device").ValueKind == JsonValueKind.String, TimeSpan.FromSeconds(15));
+        Assert.Equal("drawbot-a", bound.GetProperty("device").GetString());
+        Assert.Equal(third, (await ClaimAsync("agent-a", "drawbot-a")).GetProperty("jobId").GetString());
+        Assert.Equal(third, (await GetDeviceAsync("drawbot-a")).GetProperty("owner").GetString());
     }
 
     [Fact]

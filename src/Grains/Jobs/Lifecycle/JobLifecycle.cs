@@ -53,6 +53,7 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
         State.LibraryId = submission.Library;
         State.LockWaitSeconds = submission.LockWaitSeconds;
         State.DeviceId = submission.Device;
+        State.DeviceKind = submission.DeviceKind;
         State.Status = JobStatus.Queued;
         State.CreatedAt = now;
         State.StartAsNewAttempt = true;
@@ -76,7 +77,7 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
     {
         if (ticket.Granted)
         {
-            return Granted(key);
+            return key.Kind == ResourceKey.DevicePoolKind && ticket.Assigned is { } device ? Granted(ResourceKey.Device(device)) : Granted(key);
         }
 
         if (_acquiring != key)
@@ -129,7 +130,12 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
             return IsReadyToStart() ? Continue() : JobDecision.None;
         }
 
-        if (_acquiring != key && !IsWaitingFor(key))
+        if (IsAssignment(key))
+        {
+            // Its pool found it a device: the job is bound to that one from now on.
+            State.DeviceId = key.Id;
+        }
+        else if (_acquiring != key && !IsWaitingFor(key))
         {
             // Not wanted (any more): the resource must not keep it for this job.
             return JobDecision.Unsaved(new ReleaseResource(key));
@@ -150,7 +156,7 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
     /// <summary>What a resource is told when it asks whether this job still holds or awaits it.</summary>
     public ResourceClaim ClaimOn(ResourceKey key) =>
         State.Held.Contains(key.ToString()) ? ResourceClaim.Holds
-        : _acquiring == key || IsWaitingFor(key) ? ResourceClaim.Waits
+        : _acquiring == key || IsWaitingFor(key) || IsAssignment(key) ? ResourceClaim.Waits
         : ResourceClaim.None;
 
     /// <summary>A wake-up scheduled by <see cref="ScheduleWake"/> is due: a retry, or the first start of a scheduled job.</summary>
@@ -268,6 +274,12 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
             yield break;
         }
 
+        if (State.DeviceKind is { } kind)
+        {
+            yield return ResourceKey.DevicePool(kind); // granted as one device of the kind
+            yield break;
+        }
+
         yield return ResourceKey.RunSlot(State.Type);
         if (State.LibraryId is { } library)
         {
@@ -285,6 +297,11 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
         AcquireNext(effects, JournalActors.System);
         return JobDecision.Saved(effects);
     }
+
+    /// <summary>A device granted to a job that waits in the pool of its kind (the pool assigned it).</summary>
+    private bool IsAssignment(ResourceKey key) =>
+        key.Kind == ResourceKey.DeviceKind && State.DeviceId is null && State.DeviceKind is { } kind
+        && (_acquiring == ResourceKey.DevicePool(kind) || IsWaitingFor(ResourceKey.DevicePool(kind)));
 
     private bool IsWaitingFor(ResourceKey key) =>
         State.Status == JobStatus.Queued && State.RetryAt is null && !HasLiveRun
@@ -316,6 +333,7 @@ public sealed partial class JobLifecycle(JobState state, string jobId, string si
     private string WaitingReason(ResourceKey key, ResourceTicket ticket) =>
         key.Kind == ResourceKey.LibraryKind ? LibraryWaitingReason(key, ticket)
         : key.Kind == ResourceKey.DeviceKind ? DeviceWaitingReason(key, ticket)
+        : key.Kind == ResourceKey.DevicePoolKind ? $"waiting for a free '{key.Id}': position {ticket.Position} among the jobs waiting for one"
         : TypeOptions?.External == true
         ? $"waiting for a worker: {ticket.Held} of {ticket.Limit} '{key.Id}' jobs leased, position {ticket.Position} in the queue"
         : $"waiting for a slot: {ticket.Held} of {ticket.Limit} '{key.Id}' jobs running, position {ticket.Position} in the queue";

@@ -51,14 +51,19 @@ public static class JobSubmissionCheck
             errors.Add(new("library", $"job type '{submission.Type}' is run by external workers, which cannot hold a library's lock"));
         }
 
-        if (registration.Options.DeviceKind is { } kind && submission.Device is null)
+        if (registration.Options.DeviceKind is { } kind && submission.Device is null && submission.DeviceKind is null)
         {
-            errors.Add(new("device", $"is required: job type '{submission.Type}' runs on a device of kind '{kind}'"));
+            errors.Add(new("device", $"is required (or deviceKind): job type '{submission.Type}' runs on a device of kind '{kind}'"));
         }
 
-        if (registration.Options.DeviceKind is null && submission.Device is not null)
+        if (registration.Options.DeviceKind is { } typeKind && submission.DeviceKind is { } asked && asked != typeKind)
         {
-            errors.Add(new("device", $"job type '{submission.Type}' does not run on a device"));
+            errors.Add(new("deviceKind", $"job type '{submission.Type}' runs on devices of kind '{typeKind}', not '{asked}'"));
+        }
+
+        if (registration.Options.DeviceKind is null && (submission.Device ?? submission.DeviceKind) is not null)
+        {
+            errors.Add(new(submission.Device is not null ? "device" : "deviceKind", $"job type '{submission.Type}' does not run on a device"));
         }
 
         errors.AddRange(JobSubmissionLimits.Validate(submission, now));
@@ -76,9 +81,9 @@ public static class JobSubmissionCheck
             text = string.Join('\n', text, s.Library, s.LockWaitSeconds);
         }
 
-        if (s.Device is not null)
+        if (s.Device is not null || s.DeviceKind is not null)
         {
-            text = string.Join('\n', text, "device", s.Device);
+            text = string.Join('\n', text, "device", s.Device, s.DeviceKind);
         }
 
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));

@@ -17,6 +17,6 @@ internal static class JobViews
             jobId, state.Type, state.Status, state.Priority, state.LibraryId, state.DeviceId, progress.Fraction, progress.Processed, progress.Total,
             JobTransitions.IsTerminal(state.Status) ? null : state.OwnerSilo, state.Attempt, state.Recoveries, state.QueuedReason,
             state.Error, state.IdempotencyKey, state.CreatedAt, state.RetryAt, state.StartedAt, state.FinishedAt,
-            state.LastProgressAt, state.UpdatedAt, state.Version, state.Interruption);
+            state.LastProgressAt, state.UpdatedAt, state.Version, state.Interruption, state.DeviceKind);
     }
 }

@@ -27,4 +27,5 @@ public sealed record JobIndexRow(
     DateTimeOffset? LastProgressAt,
     DateTimeOffset UpdatedAt,
     long StateVersion,
-    string? Interruption = null);
+    string? Interruption = null,
+    string? DeviceKind = null);

@@ -13,10 +13,10 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
     private const string UpsertIndexSql = """
         INSERT INTO job_index (job_id, job_type, status, priority, library_id, device_id, progress, processed, total,
             owner_silo, attempt, recoveries, queued_reason, error, idempotency_key, created_at, run_after, started_at,
-            finished_at, last_progress_at, updated_at, state_version, interruption)
+            finished_at, last_progress_at, updated_at, state_version, interruption, device_kind)
         SELECT * FROM unnest(@job_id, @job_type, @status, @priority, @library_id, @device_id, @progress, @processed, @total,
             @owner_silo, @attempt, @recoveries, @queued_reason, @error, @idempotency_key, @created_at, @run_after, @started_at,
-            @finished_at, @last_progress_at, @updated_at, @state_version, @interruption)
+            @finished_at, @last_progress_at, @updated_at, @state_version, @interruption, @device_kind)
         ON CONFLICT (job_id) DO UPDATE SET
             job_type = excluded.job_type, status = excluded.status, priority = excluded.priority,
             library_id = excluded.library_id, device_id = excluded.device_id, progress = excluded.progress,
@@ -25,7 +25,8 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
             error = excluded.error, idempotency_key = excluded.idempotency_key, created_at = excluded.created_at,
             run_after = excluded.run_after, started_at = excluded.started_at, finished_at = excluded.finished_at,
             last_progress_at = excluded.last_progress_at, updated_at = excluded.updated_at,
-            state_version = excluded.state_version, interruption = excluded.interruption
+            state_version = excluded.state_version, interruption = excluded.interruption,
+            device_kind = excluded.device_kind
         WHERE job_index.state_version < excluded.state_version
         """;
 
@@ -90,6 +91,7 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
         Times(p, "updated_at", rows.Select(r => (DateTimeOffset?)r.UpdatedAt));
         p.Add(new NpgsqlParameter<long[]>("state_version", [.. rows.Select(r => r.StateVersion)]));
         Text(p, "interruption", rows.Select(r => r.Interruption));
+        Text(p, "device_kind", rows.Select(r => r.DeviceKind));
         return command;
     }
 

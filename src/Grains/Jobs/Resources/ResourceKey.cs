@@ -12,16 +12,21 @@ public readonly record struct ResourceKey([property: Id(0)] string Kind, [proper
 
     public const string LibraryKind = "library";
 
+    public const string DevicePoolKind = "devices";
+
     public const string DeviceKind = "device";
 
-    /// <summary>The kinds in the order every job acquires them.</summary>
-    public static IReadOnlyList<string> AcquisitionOrder { get; } = [RunSlotKind, LibraryKind, DeviceKind];
+    /// <summary>The kinds in the order every job acquires them (a job waits in a pool of devices, or for one device, never both).</summary>
+    public static IReadOnlyList<string> AcquisitionOrder { get; } = [RunSlotKind, LibraryKind, DevicePoolKind, DeviceKind];
 
     /// <summary>A run slot of job type <paramref name="type"/>.</summary>
     public static ResourceKey RunSlot(string type) => new(RunSlotKind, type);
 
     /// <summary>The lock of library <paramref name="libraryId"/>.</summary>
     public static ResourceKey Library(string libraryId) => new(LibraryKind, libraryId);
+
+    /// <summary>The first free device of kind <paramref name="kind"/>: granted as the ownership of one device (<see cref="ResourceTicket.Assigned"/>).</summary>
+    public static ResourceKey DevicePool(string kind) => new(DevicePoolKind, kind);
 
     /// <summary>The ownership of device <paramref name="deviceId"/>.</summary>
     public static ResourceKey Device(string deviceId) => new(DeviceKind, deviceId);
@@ -39,7 +44,7 @@ public readonly record struct ResourceKey([property: Id(0)] string Kind, [proper
 /// <summary>
 /// A resource's answer to a request: granted now, or queued at <see cref="Position"/> while <see cref="Held"/> of
 /// <see cref="Limit"/> are taken (by <see cref="Holder"/>, among others). <see cref="Refusal"/>: the resource will
-/// never be granted (it was deleted), and why.
+/// never be granted (it was deleted), and why. <see cref="Assigned"/>: the device a pool of devices granted.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.ResourceTicket")]
 public sealed record ResourceTicket(
@@ -48,7 +53,8 @@ public sealed record ResourceTicket(
     [property: Id(2)] int Limit,
     [property: Id(3)] int Position,
     [property: Id(4)] string? Holder = null,
-    [property: Id(5)] string? Refusal = null);
+    [property: Id(5)] string? Refusal = null,
+    [property: Id(6)] string? Assigned = null);
 
 /// <summary>What a job says when its resource asks whether it still holds or awaits it.</summary>
 [GenerateSerializer, Alias("OrleansJobs.ResourceClaim")]
