@@ -227,7 +227,7 @@ internal sealed class JobLease : IDisposable
         {
             await _lostCallbacks.ConfigureAwait(false);
         }
-        catch (AggregateException ex)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             _logger.LogWarning(ex, "A callback on the lost lease of job {JobId} threw", Job.Id);
         }

@@ -185,13 +185,17 @@ public sealed class JobWorker : IAsyncDisposable
             }
             else if (error is null)
             {
-                await lease.CompleteAsync().ConfigureAwait(false);
-                _logger.LogInformation("Job {JobId} completed", job.Id);
+                if (await lease.CompleteAsync().ConfigureAwait(false))
+                {
+                    _logger.LogInformation("Job {JobId} completed", job.Id);
+                }
             }
             else if (error is OperationCanceledException && stop.IsCancellationRequested)
             {
-                await lease.ReleaseAsync(StopReason).ConfigureAwait(false);
-                _logger.LogInformation("Job {JobId} released at its last checkpoint: {Reason}", job.Id, StopReason);
+                if (await lease.ReleaseAsync(StopReason).ConfigureAwait(false))
+                {
+                    _logger.LogInformation("Job {JobId} released at its last checkpoint: {Reason}", job.Id, StopReason);
+                }
             }
             else
             {
