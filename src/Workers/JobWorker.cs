@@ -103,8 +103,9 @@ public sealed class JobWorker : IAsyncDisposable
     private async Task ClaimLoopAsync(Func<WorkerJob, CancellationToken, Task> handler, SemaphoreSlim slots, List<Task> jobs, CancellationTokenSource stop)
     {
         var backoff = new Backoff(_options.MinClaimDelay, _options.MaxClaimDelay);
-        var body = new ClaimBody(_options.WorkerId, _options.Types, _options.LeaseDuration?.TotalSeconds, _options.Device);
-        _logger.LogInformation("Worker {WorkerId} claiming jobs of {Types}", _options.WorkerId, string.Join(", ", _options.Types));
+        var body = new ClaimBody(_options.WorkerId, _options.Types.Count > 0 ? _options.Types : null, _options.LeaseDuration?.TotalSeconds, _options.Device);
+        _logger.LogInformation("Worker {WorkerId} claiming jobs of {Claims}", _options.WorkerId,
+            _options.Device is { } device ? $"device {device}" : string.Join(", ", _options.Types));
         try
         {
             while (!stop.IsCancellationRequested)
@@ -158,6 +159,14 @@ public sealed class JobWorker : IAsyncDisposable
         if (answer.IsTransient)
         {
             _logger.LogWarning("Worker {WorkerId}: claim failed ({Answer}); trying again after a back-off", _options.WorkerId, answer.Describe());
+            return null;
+        }
+
+        if (_options.Device is not null && answer.Problem()?.Errors is { Count: 1 } errors && errors.ContainsKey("workerId"))
+        {
+            // The device is Offline or served by another agent: that changes once this agent heartbeats it (or the other goes silent).
+            _logger.LogWarning("Worker {WorkerId}: device {Device} is not this agent's now ({Answer}); trying again after a back-off",
+                _options.WorkerId, _options.Device, answer.Describe());
             return null;
         }
 

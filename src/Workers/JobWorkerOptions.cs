@@ -1,7 +1,9 @@
+using System.Text.RegularExpressions;
+
 namespace OrleansJobs.Workers;
 
 /// <summary>Who the worker is, what it runs and how it talks to the API.</summary>
-public sealed class JobWorkerOptions
+public sealed partial class JobWorkerOptions
 {
     /// <summary>The API's address, e.g. <c>http://127.0.0.1:8080</c>; null: the given <see cref="HttpClient"/>'s base address.</summary>
     public Uri? BaseAddress { get; init; }
@@ -9,10 +11,14 @@ public sealed class JobWorkerOptions
     /// <summary>Names the worker in the journal and on the job (1 to 200 characters).</summary>
     public required string WorkerId { get; init; }
 
-    /// <summary>The external job types this worker runs, in the order it prefers them (1 to 20).</summary>
-    public required IReadOnlyList<string> Types { get; init; }
+    /// <summary>The external job types this worker runs, in the order it prefers them (1 to 20); not needed with <see cref="Device"/>.</summary>
+    public IReadOnlyList<string> Types { get; init; } = [];
 
-    /// <summary>A device id: the worker claims only that device's jobs. Null: jobs of the types that name no device.</summary>
+    /// <summary>
+    /// A device id: the worker is the device's agent and claims only the job that owns that device
+    /// (whatever its type). The agent heartbeats the device itself (<c>POST /api/devices/{id}/heartbeat</c>);
+    /// until it does, claims are refused and retried after the back-off.
+    /// </summary>
     public string? Device { get; init; }
 
     /// <summary>
@@ -53,14 +59,14 @@ public sealed class JobWorkerOptions
             throw new ArgumentException("WorkerId must be 1 to 200 characters.");
         }
 
-        if (Types is not { Count: > 0 and <= 20 } || Types.Any(type => string.IsNullOrEmpty(type) || type.Length > 64))
+        if (Types is null || Types.Count > 20 || (Types.Count == 0 && Device is null) || Types.Any(type => string.IsNullOrEmpty(type) || type.Length > 64))
         {
-            throw new ArgumentException("Types must name 1 to 20 job types of 1 to 64 characters.");
+            throw new ArgumentException("Types must name 1 to 20 job types of 1 to 64 characters (or none, with a Device).");
         }
 
-        if (Device is { Length: 0 })
+        if (Device is not null && !DevicePattern().IsMatch(Device))
         {
-            throw new ArgumentException("Device must be null or a device id.");
+            throw new ArgumentException("Device must be a device id: 1 to 64 lower-case letters, digits and dashes, starting with a letter or digit.");
         }
 
         if (LeaseDuration is { } lease && lease <= TimeSpan.Zero)
@@ -74,4 +80,7 @@ public sealed class JobWorkerOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RequestTimeout, TimeSpan.Zero, nameof(RequestTimeout));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
     }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,63}$")]
+    private static partial Regex DevicePattern();
 }

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace OrleansJobs.Workers.Http;
 
 /// <summary>Body of <c>POST /api/workers/claim</c>; <c>device</c> only when set (servers without devices refuse the field).</summary>
-internal sealed record ClaimBody(string WorkerId, IReadOnlyList<string> Types, double? LeaseSeconds, string? Device);
+internal sealed record ClaimBody(string WorkerId, IReadOnlyList<string>? Types, double? LeaseSeconds, string? Device);
 
 /// <summary>A claimed job as the API answers it; members the library does not use are ignored.</summary>
 internal sealed record ClaimedJob(string JobId, string Type, JsonElement Parameters, CheckpointBody? Checkpoint, int Attempt, string LeaseToken, double LeaseSeconds);

@@ -86,6 +86,8 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         Assert.Single(worker.Requests.Reports(id, "complete"));
         Assert.Equal(4, worker.Requests.Reports(id, "progress").Count);
         Assert.Empty(worker.Requests.Reports(id, "fail"));
+        Assert.All(worker.Requests.Requests.Where(r => r.Path == "/api/workers/claim"),
+            claim => Assert.DoesNotContain("\"device\"", claim.Body, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -235,6 +237,8 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         Assert.Equal("Queued", released.GetProperty("status").GetString());
         Assert.Equal("c3", released.GetProperty("checkpoint").GetProperty("cursor").GetString());
         Assert.Equal(JsonValueKind.Null, released.GetProperty("worker").ValueKind);
+        var handoff = Assert.Single(await JournalAsync(id), e => e.GetProperty("type").GetString() == "handoff");
+        Assert.Contains("worker wl-stop-worker gave the job back: the worker stopped", handoff.GetProperty("reason").GetString(), StringComparison.Ordinal);
 
         var resumedAt = new TaskCompletionSource<(int Attempt, string? Cursor)>();
         await using var second = Start("wl-stop", (job, _) =>
@@ -332,6 +336,41 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task DeviceAgent_ClaimsOnlyItsDevicesJob_OnceItsHeartbeatHasTheDeviceOnline()
+    {
+        await RegisterDeviceAsync("wl-plotter-1");
+        await RegisterDeviceAsync("wl-plotter-2");
+        var mine = await Http.SubmitJobAsync("""{"type": "plot", "device": "wl-plotter-1"}""");
+        var other = await Http.SubmitJobAsync("""{"type": "plot", "device": "wl-plotter-2"}""");
+        var ran = new ConcurrentQueue<string>();
+        await using var worker = Start("wl-agent", (job, _) =>
+        {
+            ran.Enqueue(job.Id);
+            return Task.CompletedTask;
+        }, device: "wl-plotter-1");
+
+        // The device is Offline until its agent heartbeats it: the claims are refused (400 naming workerId) and tried again later.
+        await Wait.UntilAsync("two refused claims", () => Task.FromResult(worker.Requests.Claims >= 2), Deadline);
+        Assert.True(worker.IsRunning, "a refused device claim ended the worker");
+        using (var heartbeat = await Http.PostJsonAsync("/api/devices/wl-plotter-1/heartbeat", """{"agentId": "wl-agent-worker"}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, heartbeat.StatusCode);
+        }
+
+        await WaitForAsync(mine, j => j.GetProperty("status").GetString() == "Completed");
+        Assert.Equal([mine], ran);
+        Assert.Equal("Queued", (await GetAsync(other)).GetProperty("status").GetString());
+        Assert.All(worker.Requests.Requests.Where(r => r.Path == "/api/workers/claim"), claim =>
+        {
+            using var body = JsonDocument.Parse(claim.Body);
+            Assert.Equal("wl-plotter-1", body.RootElement.GetProperty("device").GetString());
+            Assert.False(body.RootElement.TryGetProperty("types", out _), claim.Body);
+        });
+        using var cancel = await Http.PostJsonAsync($"/api/jobs/{other}/cancel", "{}");
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+    }
+
+    [Fact]
     public async Task MaxConcurrentJobs_RunsThatManyJobsAtOnce()
     {
         var ids = new[] { await SubmitAsync("wl-pair", "{}"), await SubmitAsync("wl-pair", "{}") };
@@ -365,17 +404,26 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         Assert.Contains("types[0]", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A worker named after <paramref name="type"/> that claims jobs of that type, or of <paramref name="device"/> when given.</summary>
     private RunningWorker Start(string type, Func<WorkerJob, CancellationToken, Task> handler, Func<RecordedRequest, RequestFault>? faults = null,
-        int maxConcurrentJobs = 1)
+        int maxConcurrentJobs = 1, string? device = null)
     {
         var options = new JobWorkerOptions
         {
             WorkerId = $"{type}-worker",
-            Types = [type],
+            Types = device is null ? [type] : [],
+            Device = device,
             LeaseDuration = TimeSpan.FromSeconds(3),
             MaxConcurrentJobs = maxConcurrentJobs,
         };
         return new RunningWorker(options, Http.BaseAddress!, handler, faults, new TestOutputLogger(output, options.WorkerId));
+    }
+
+    private async Task RegisterDeviceAsync(string id)
+    {
+        // One heartbeat keeps it Online for the whole test.
+        using var response = await Http.PostJsonAsync("/api/devices", $$"""{"id": "{{id}}", "kind": "plotter", "name": "{{id}}", "heartbeatTimeoutSeconds": 3600}""");
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
     }
 
     private Task<string> SubmitAsync(string type, string parameters) =>
@@ -416,6 +464,8 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         }
 
         public RecordingHandler Requests { get; }
+
+        public bool IsRunning => !_run.IsCompleted;
 
         /// <summary>Stops the worker as Ctrl+C does, and waits until RunAsync has returned (every job's last report sent).</summary>
         public async Task StopAsync()
