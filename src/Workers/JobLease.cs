@@ -95,6 +95,12 @@ internal sealed class JobLease : IDisposable
         var progress = new ProgressBody(processed, total);
         lock (_gate)
         {
+            // Checked before the token: a handler passing its own (cancelled by the loss) still learns why.
+            if (_lostReason is not null)
+            {
+                throw Lost();
+            }
+
             _lastProgress = progress;
             _lastCheckpoint = checkpoint ?? _lastCheckpoint;
         }
@@ -106,7 +112,7 @@ internal sealed class JobLease : IDisposable
             case Outcome.Lost:
                 lock (_gate)
                 {
-                    throw new LeaseLostException(Job.Id, _lostStatus, _lostReason ?? "lost", LostToken);
+                    throw Lost();
                 }
 
             case Outcome.Ended:
@@ -238,6 +244,9 @@ internal sealed class JobLease : IDisposable
         _lost.Dispose();
         _reportLock.Dispose();
     }
+
+    /// <summary>Called under <see cref="_gate"/>, once the lease is lost.</summary>
+    private LeaseLostException Lost() => new(Job.Id, _lostStatus, _lostReason ?? "lost", LostToken);
 
     private (ProgressBody? Progress, CheckpointBody? Checkpoint) Last()
     {

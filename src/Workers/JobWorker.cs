@@ -35,7 +35,8 @@ public sealed class JobWorker : IAsyncDisposable
         options.Validate(httpClient);
         _options = options;
         _ownsHttp = httpClient is null;
-        _http = httpClient ?? new HttpClient();
+        // A worker runs for days: pooled connections are renewed so that a moved API host (DNS) is found again.
+        _http = httpClient ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) });
         _api = new WorkerApiClient(_http, options.BaseAddress ?? httpClient!.BaseAddress!, options.TimeProvider);
         _logger = logger ?? NullLogger.Instance;
     }
@@ -61,19 +62,12 @@ public sealed class JobWorker : IAsyncDisposable
             throw new InvalidOperationException("The worker is already running.");
         }
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _disposing.Token);
-        using var slots = new SemaphoreSlim(_options.MaxConcurrentJobs);
-        var jobs = new List<Task>();
         try
         {
-            await ClaimLoopAsync(handler, slots, jobs, stop).ConfigureAwait(false);
+            await RunUntilStoppedAsync(handler, stoppingToken).ConfigureAwait(false);
         }
         finally
         {
-            // A refused claim ends the worker too: its jobs stop as on a stop, and are given back.
-            await stop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(jobs).ConfigureAwait(false);
-            _logger.LogInformation("Worker {WorkerId} stopped", _options.WorkerId);
             Volatile.Write(ref _running, null);
             running.SetResult();
         }
@@ -97,6 +91,24 @@ public sealed class JobWorker : IAsyncDisposable
         if (_ownsHttp)
         {
             _http.Dispose();
+        }
+    }
+
+    private async Task RunUntilStoppedAsync(Func<WorkerJob, CancellationToken, Task> handler, CancellationToken stoppingToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _disposing.Token);
+        using var slots = new SemaphoreSlim(_options.MaxConcurrentJobs);
+        var jobs = new List<Task>();
+        try
+        {
+            await ClaimLoopAsync(handler, slots, jobs, stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A refused claim ends the worker too: its jobs stop as on a stop, and are given back.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(jobs).ConfigureAwait(false);
+            _logger.LogInformation("Worker {WorkerId} stopped", _options.WorkerId);
         }
     }
 
@@ -145,8 +157,9 @@ public sealed class JobWorker : IAsyncDisposable
         {
             try
             {
-                return JsonSerializer.Deserialize(answer.Body!, WireJson.Default.ClaimedJob)
-                    ?? throw new JsonException("the claim's answer is null");
+                return JsonSerializer.Deserialize(answer.Body!, WireJson.Default.ClaimedJob) is { JobId.Length: > 0, LeaseToken.Length: > 0, LeaseSeconds: > 0 } job
+                    ? job
+                    : throw new JsonException("the claim's answer lacks a job id, lease token or lease duration");
             }
             catch (JsonException ex)
             {

@@ -176,7 +176,8 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
                 leaseLostWhenCancelled = job.LeaseLost.IsCancellationRequested;
             }
 
-            reportAfterwards = await Assert.ThrowsAsync<LeaseLostException>(() => job.ReportProgressAsync(2, 10, new WorkerCheckpoint("c2", 2)));
+            // With the handler's token, cancelled by the loss: still the lost lease, not a plain cancellation.
+            reportAfterwards = await Assert.ThrowsAsync<LeaseLostException>(() => job.ReportProgressAsync(2, 10, new WorkerCheckpoint("c2", 2), cancellationToken));
             job.Log(WorkerMessageLevel.Info, "after the lease was lost");
             handlerReturned.SetResult();
             // Returning normally: even so, the job must not be completed.
