@@ -163,8 +163,8 @@ internal static class DeviceSettings
 {
     public static IEnumerable<ValidationResult> Check(JsonElement? settings)
     {
-        if (settings is { } value && (value.ValueKind != JsonValueKind.Object || value.GetRawText().Length > DeviceLimits.MaxSettingsLength
-            || !OrleansJobs.Jobs.StorableText.IsStorable(value.GetRawText())))
+        if (settings is { } value && (value.ValueKind != JsonValueKind.Object || !StorableJson.IsStorable(value)
+            || value.GetRawText().Length > DeviceLimits.MaxSettingsLength))
         {
             yield return new ValidationResult($"must be a JSON object of at most {DeviceLimits.MaxSettingsLength} characters", ["settings"]);
         }

@@ -105,7 +105,7 @@ public static class DevicesApi
             DeviceOutcome.NotFound => ApiProblems.DeviceNotFound(id),
             DeviceOutcome.InUse => ApiProblems.DeviceConflict(id, "Device in use",
                 $"A job owns device '{id}' or waits for it; cancel those jobs first. Nothing was removed.", result.Owner, result.Waiting),
-            _ => TypedResults.NoContent(),
+            _ => TypedResults.NoContent(), // Removed
         };
     }
 

@@ -42,7 +42,7 @@ public sealed record SubmitJobRequest(
     {
         // JsonElement takes any JSON; the silo's handlers take an object. Its strings are checked here
         // because no string converter reads them.
-        if (Parameters is { } parameters && (parameters.ValueKind != JsonValueKind.Object || !IsStorable(parameters)))
+        if (Parameters is { } parameters && (parameters.ValueKind != JsonValueKind.Object || !StorableJson.IsStorable(parameters)))
         {
             yield return new ValidationResult("must be a JSON object (without NUL characters or unpaired surrogates)", ["parameters"]);
         }
@@ -52,14 +52,6 @@ public sealed record SubmitJobRequest(
     public JobSubmission ToSubmission(string? headerKey, string actor) => new(
         Type, Parameters?.GetRawText() ?? "{}", Priority ?? 0, MaxAttempts, Checkpoint?.EveryItems,
         Checkpoint?.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, IdempotencyKey ?? headerKey, actor, RunAfter, Library, LockWaitSeconds, Device, DeviceKind);
-
-    private static bool IsStorable(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Object => element.EnumerateObject().All(p => StorableText.IsStorable(p.Name) && IsStorable(p.Value)),
-        JsonValueKind.Array => element.EnumerateArray().All(IsStorable),
-        JsonValueKind.String => StorableText.IsStorable(element.GetString()!),
-        _ => true,
-    };
 }
 
 /// <summary>Checkpoint cadence of one job: whichever comes first.</summary>

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
 using OrleansJobs.Jobs;
 
 namespace OrleansJobs.ApiHost.Hosting;
@@ -82,4 +83,32 @@ public static class CursorText
             return null;
         }
     }
+}
+
+/// <summary>
+/// Whether free-form JSON from a request can be stored: no NUL, no unpaired surrogate, and valid
+/// UTF-8 everywhere. The JSON reader checks the UTF-8 of values as it reads them, but a property
+/// name's only when it is turned into text: a bad byte there must be a 400, not an exception.
+/// </summary>
+public static class StorableJson
+{
+    public static bool IsStorable(JsonElement element)
+    {
+        try
+        {
+            return Walk(element);
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // text that is not UTF-8
+        }
+    }
+
+    private static bool Walk(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().All(p => StorableText.IsStorable(p.Name) && Walk(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().All(Walk),
+        JsonValueKind.String => StorableText.IsStorable(element.GetString()!),
+        _ => true,
+    };
 }

@@ -100,6 +100,8 @@ public enum DeviceOutcome
 
     /// <summary>Another agent serves the device.</summary>
     WrongAgent = 7,
+
+    Removed = 8,
 }
 
 /// <summary>How a register, update or check request went; <see cref="Errors"/> name the request's fields.</summary>

@@ -184,7 +184,7 @@ public sealed partial class DeviceGrain(
             _busyWith = null;
             await store.DeleteAsync(Id);
             LogRemoved(logger, Id, actor);
-            return new DeviceRemoveResult(DeviceOutcome.Updated, null, []);
+            return new DeviceRemoveResult(DeviceOutcome.Removed, null, []);
         }
         finally
         {
@@ -255,10 +255,15 @@ public sealed partial class DeviceGrain(
 
             if (changed)
             {
+                // Only changes are written: a heartbeat that changes nothing costs no database write.
                 s.LastHeartbeatAt = now;
+                await SaveAsync(rowChanged: true);
+            }
+            else
+            {
+                await SaveShownAsync();
             }
 
-            await SaveAsync(changed);
             owner = Owner;
             result = new DeviceHeartbeatResult(DeviceOutcome.Updated, Snapshot(), s.Check is { AnsweredAt: null } open ? open.Id : null, []);
         }

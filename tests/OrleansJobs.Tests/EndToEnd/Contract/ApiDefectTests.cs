@@ -47,6 +47,23 @@ public sealed partial class ApiDefectTests(ContractFixture fixture)
         }
     }
 
+    /// <summary>Found by the fuzz test: a byte that is not UTF-8 in a property name of free-form JSON was a 500 (the reader checks names only when they become text).</summary>
+    [Theory]
+    [InlineData("/api/jobs", "{\"type\": \"synthetic\", \"parameters\": {\"a\u00ffb\": 1}}", "parameters")]
+    [InlineData("/api/devices", "{\"id\": \"utf8-device\", \"kind\": \"plotter\", \"name\": \"x\", \"settings\": {\"a\u00ffb\": 1}}", "settings")]
+    public async Task APropertyNameThatIsNotUtf8_Is400NamingTheField(string path, string json, string field)
+    {
+        // The name's one character becomes the lone byte 0xFF on the wire: not UTF-8.
+        var bytes = System.Text.Encoding.Latin1.GetBytes(json);
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = await Http.PostAsync(new Uri(path, UriKind.Relative), content);
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}: {(int)response.StatusCode} {body}");
+        Assert.True(JsonDocument.Parse(body).RootElement.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}' in {body}");
+    }
+
     [Theory]
     [InlineData("type=%00", "type")]
     [InlineData("type=a%00b", "type")]
