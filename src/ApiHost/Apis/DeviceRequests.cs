@@ -98,15 +98,16 @@ public sealed record DeviceFaultRequest(
 /// <param name="CreatedAt">When it was registered.</param>
 /// <param name="UpdatedAt">When its definition last changed.</param>
 /// <param name="Version">Incremented by every stored change.</param>
+/// <param name="Silo">The silo its grain lives on (null when read from the table because that silo did not answer in time).</param>
 public sealed record DeviceResponse(
     string Id, string Kind, string Name, JsonElement Settings, int HeartbeatTimeoutSeconds, DeviceHealth State, string? Agent,
     DateTimeOffset? LastHeartbeatAt, DeviceFault? LastFault, string? Owner, IReadOnlyList<string> Waiting, int WaitingCount,
-    IReadOnlyList<string> Interrupted, DeviceCheck? Check, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, long Version)
+    IReadOnlyList<string> Interrupted, DeviceCheck? Check, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, long Version, string? Silo = null)
 {
     public static DeviceResponse From(DeviceSnapshot device, IReadOnlyList<string>? interrupted = null) => new(
         device.Id, device.Kind, device.Name, JsonDocument.Parse(device.SettingsJson).RootElement.Clone(), device.HeartbeatTimeoutSeconds, device.Health,
         device.Agent, device.LastHeartbeatAt, device.LastFault, device.Owner, device.Waiting, device.WaitingCount, interrupted ?? [], device.Check,
-        device.CreatedAt, device.UpdatedAt, device.Version);
+        device.CreatedAt, device.UpdatedAt, device.Version, device.Silo);
 }
 
 /// <summary>The answer to a heartbeat: the device, and a check to run (answer it in a later heartbeat).</summary>

@@ -83,7 +83,8 @@ public sealed record DeviceSnapshot(
     [property: Id(12)] DeviceCheck? Check,
     [property: Id(13)] DateTimeOffset CreatedAt,
     [property: Id(14)] DateTimeOffset UpdatedAt,
-    [property: Id(15)] long Version);
+    [property: Id(15)] long Version,
+    [property: Id(16)] string? Silo = null);
 
 [GenerateSerializer, Alias("OrleansJobs.DeviceOutcome")]
 public enum DeviceOutcome

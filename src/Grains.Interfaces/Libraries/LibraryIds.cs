@@ -1,18 +1,15 @@
-using System.Text.RegularExpressions;
+using OrleansJobs.Hosting;
 
 namespace OrleansJobs.Libraries;
 
-/// <summary>Library ids: chosen by whoever creates the library, lower-case letters, digits and dashes.</summary>
-public static partial class LibraryIds
+/// <summary>Library ids: chosen by whoever creates the library (<see cref="Slugs"/>).</summary>
+public static class LibraryIds
 {
-    public const int MaxLength = 64;
+    public const int MaxLength = Slugs.MaxLength;
 
-    public const string Rule = "1 to 64 lower-case letters, digits and dashes, starting with a letter or digit";
+    public const string Rule = Slugs.Rule;
 
-    public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id);
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,63}$")]
-    private static partial Regex Pattern();
+    public static bool IsValid(string? id) => Slugs.IsValid(id);
 }
 
 /// <summary>Bounds of a library's definition, checked by the API host and the library grain alike.</summary>

@@ -485,7 +485,7 @@ public sealed partial class DeviceGrain(
         var s = state.State;
         var lastHeartbeat = _lastHeartbeat is { } live && s.Health != DeviceHealth.Offline ? live : s.LastHeartbeatAt;
         return new DeviceSnapshot(Id, s.Kind, s.Name, s.SettingsJson, s.HeartbeatTimeoutSeconds, Health, s.Agent, lastHeartbeat, s.LastFault,
-            holders.FirstOrDefault(), waiting, _arbiter.Queue.WaitingCount, s.Check, s.CreatedAt, s.UpdatedAt, s.Version);
+            holders.FirstOrDefault(), waiting, _arbiter.Queue.WaitingCount, s.Check, s.CreatedAt, s.UpdatedAt, s.Version, RuntimeIdentity);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Device {DeviceId} ({Kind}) registered by {Actor}")]
