@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Starts the whole OrleansJobs system on this machine and keeps it running until Ctrl+C.
 #
-#   deploy/up.sh [--silos N] [--api-port PORT] [--no-build]
+#   deploy/up.sh [--silos N] [--api-port PORT] [--devices N] [--no-build]
 #
 # 1. PostgreSQL: the one in ORLEANSJOBS_DB, or else a private local cluster (deploy/pg.sh).
 # 2. Builds the solution (Release) and applies the database schema.
 # 3. Starts N silo processes (silo ports 11111.., gateway ports 30000..) and the API host.
 # 4. Waits until /health/ready reports N active silos, then prints the URLs.
-# Ctrl+C (or SIGTERM) stops the API host and the silos gracefully, and the local PostgreSQL
-# if this run started it. Logs go to .data/logs/.
+# 5. With --devices N (0-9), starts N simulated plotter agents, devices plotter-1..N.
+# Ctrl+C (or SIGTERM) stops the plotter agents (they give their jobs back), the API host and
+# the silos gracefully, and the local PostgreSQL if this run started it. Logs go to .data/logs/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SILOS=1
+DEVICES=0
 API_PORT="${ORLEANSJOBS_API_PORT:-8080}"
 BUILD=1
 CONFIG=Release
@@ -24,12 +26,14 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --silos) SILOS="$2"; shift 2 ;;
     --api-port) API_PORT="$2"; shift 2 ;;
+    --devices) DEVICES="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$SILOS" =~ ^[1-9][0-9]?$ ]] || { echo "--silos takes a number from 1 to 99" >&2; exit 2; }
+[[ "$DEVICES" =~ ^[0-9]$ ]] || { echo "--devices takes a number from 0 to 9" >&2; exit 2; }
 
 say() { echo "[up] $*"; }
 die() { echo "[up] error: $*" >&2; exit 1; }
@@ -74,18 +78,28 @@ fi
 export ConnectionStrings__OrleansJobs="$ORLEANSJOBS_DB"
 
 PIDS=()
+AGENT_PIDS=()
+# SIGTERM to the given processes, up to 30 s for them to exit, then SIGKILL.
+stop_pids() {
+  kill -TERM "$@" 2>/dev/null || true
+  for _ in $(seq 1 150); do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive -eq 0 ]] && break
+    sleep 0.2
+  done
+  kill -KILL "$@" 2>/dev/null || true
+}
 cleanup() {
   trap - INT TERM EXIT
+  # The agents first: each gives its job back through the API, which must still be up.
+  if [[ ${#AGENT_PIDS[@]} -gt 0 ]]; then
+    say "stopping plotter agents"
+    stop_pids "${AGENT_PIDS[@]}"
+  fi
   if [[ ${#PIDS[@]} -gt 0 ]]; then
     say "stopping API host and silos"
-    kill -TERM "${PIDS[@]}" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-      alive=0
-      for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-      [[ $alive -eq 0 ]] && break
-      sleep 0.2
-    done
-    kill -KILL "${PIDS[@]}" 2>/dev/null || true
+    stop_pids "${PIDS[@]}"
   fi
   rm -f "$RUN"/*.pid
   if [[ $STARTED_PG -eq 1 ]]; then bash "$ROOT/deploy/pg.sh" stop; fi
@@ -103,7 +117,9 @@ if [[ $BUILD -eq 1 ]]; then
 fi
 SILO_DIR="$ROOT/src/Silo/bin/$CONFIG/net10.0"
 API_DIR="$ROOT/src/ApiHost/bin/$CONFIG/net10.0"
+PLOTTER_DLL="$ROOT/src/PlotterAgent/bin/$CONFIG/net10.0/OrleansJobs.PlotterAgent.dll"
 [[ -f "$SILO_DIR/OrleansJobs.Silo.dll" && -f "$API_DIR/OrleansJobs.ApiHost.dll" ]] || die "not built: run without --no-build"
+[[ $DEVICES -eq 0 || -f "$PLOTTER_DLL" ]] || die "the plotter agent is not built: run without --no-build"
 
 say "applying the database schema"
 (cd "$SILO_DIR" && dotnet OrleansJobs.Silo.dll migrate) | sed 's/^/[up] /'
@@ -162,13 +178,35 @@ cat <<EOF
       Dashboard  http://127.0.0.1:$API_PORT/dashboard/
       Health     http://127.0.0.1:$API_PORT/health/ready
       Libraries  roots may lie under ${LIBRARY_ROOTS[*]}
-[up] press Ctrl+C to stop
 EOF
+
+# --- Plotter agents ------------------------------------------------------------------------------
+# Each is a simulated pen plotter with its own device id, stroke log and control file (docs/plotter-agent.md).
+if [[ $DEVICES -gt 0 ]]; then
+  mkdir -p "$DATA/plotters"
+  for ((i = 1; i <= DEVICES; i++)); do
+    (cd "$ROOT" && exec dotnet "$PLOTTER_DLL" --api "http://127.0.0.1:$API_PORT" --device "plotter-$i" --name "Simulated plotter $i" \
+      --strokes "$DATA/plotters/plotter-$i.strokes.jsonl" --control "$DATA/plotters/plotter-$i.control" >"$LOGS/plotter-$i.log" 2>&1) &
+    AGENT_PIDS+=($!)
+    echo $! >"$RUN/plotter-$i.pid"
+  done
+  cat <<EOF
+[up] plotter agents: $(for ((i = 1; i <= DEVICES; i++)); do printf 'plotter-%d ' "$i"; done)(logs: .data/logs/plotter-N.log)
+      Strokes    .data/plotters/plotter-N.strokes.jsonl; unplug one: echo disconnect > .data/plotters/plotter-N.control
+      Plot on plotter-1:
+        curl -s -X POST http://127.0.0.1:$API_PORT/api/jobs -H 'Content-Type: application/json' \\
+          -d '{"type": "plot", "device": "plotter-1", "parameters": {"layers": 3, "strokesPerLayer": 100, "strokeMs": 20}}'
+      Plot on the first free plotter:
+        curl -s -X POST http://127.0.0.1:$API_PORT/api/jobs -H 'Content-Type: application/json' \\
+          -d '{"type": "plot", "deviceKind": "plotter"}'
+EOF
+fi
+say "press Ctrl+C to stop"
 
 # Stay up until Ctrl+C; report processes that die meanwhile.
 declare -A reported=()
 while true; do
-  for pid in "${PIDS[@]}"; do
+  for pid in "${PIDS[@]}" "${AGENT_PIDS[@]}"; do
     if [[ -z "${reported[$pid]:-}" ]] && ! kill -0 "$pid" 2>/dev/null; then
       reported[$pid]=1
       say "warning: process $pid exited; see .data/logs"

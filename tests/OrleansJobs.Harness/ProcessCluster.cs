@@ -78,6 +78,14 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
         return new ApiHostProcess(process, new Uri($"http://127.0.0.1:{port}"));
     }
 
+    /// <summary>
+    /// Starts the simulated plotter agent for <paramref name="device"/> against <paramref name="api"/>, with its
+    /// other options in <paramref name="args"/>. It needs no database, so it is the caller's to stop (dispose).
+    /// </summary>
+    public static ManagedProcess StartPlotterAgent(Uri api, string device, params string[] args) =>
+        ManagedProcess.StartDotnet($"plotter:{device}", Repository.PlotterAgentDirectory, "OrleansJobs.PlotterAgent.dll",
+            new Dictionary<string, string>(), ["--api", api.ToString(), "--device", device, .. args]);
+
     /// <summary>This cluster's rows in the membership table.</summary>
     public Task<List<MembershipRow>> MembershipAsync() => database.QueryAsync(
         "SELECT address, port, generation, status FROM orleansmembershiptable WHERE deploymentid = @cluster",

@@ -16,6 +16,9 @@ public static class Repository
 
     public static string ApiHostDirectory => OutputOf("ApiHost");
 
+    /// <summary>The simulated plotter agent; built by the test project, which references it.</summary>
+    public static string PlotterAgentDirectory => OutputOf("PlotterAgent");
+
     private static string OutputOf(string project)
     {
         var dir = Path.Combine(Root, "src", project, "bin", Configuration, "net10.0");
