@@ -4,17 +4,21 @@ namespace OrleansJobs.Benchmarks;
 
 /// <summary>Command line of the benchmark runner. Every load loop is bounded in count and in time.</summary>
 public sealed record BenchOptions(
-    string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos, int Kills = 5, string Mode = "kill", int FreezeSeconds = 30)
+    string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos, int Kills = 5, string Mode = "kill", int FreezeSeconds = 30,
+    int HeartbeatTimeoutSeconds = 10)
 {
     public const string Usage = """
         usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K]
                OrleansJobs.Benchmarks recovery [--mode kill|freeze] [--jobs N] [--kills K] [--freeze-seconds F] [--silos K] [--max-seconds S]
                OrleansJobs.Benchmarks files [--jobs N] [--max-seconds S]
+               OrleansJobs.Benchmarks devices [--kills K] [--heartbeat-timeout T] [--max-seconds S]
           --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
                              recovery: long jobs kept running through the kills (default 30);
                              files: files in the generated library (default 20000, 1000 to 200000)
           --mode             recovery: kill (SIGKILL) or freeze (SIGSTOP, then SIGCONT after --freeze-seconds) (default kill)
-          --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5)
+          --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5);
+                             devices: SIGKILLs of the plotter agent (default 5, at least 5)
+          --heartbeat-timeout  devices: the device's heartbeat timeout in seconds (default 10, 1 to 60)
           --freeze-seconds   recovery, freeze: how long each silo stays frozen (default 30, 5 to 300)
           --concurrency      concurrent HTTP clients in that phase (default 64, at most 512)
           --latency-samples  sequential submissions timed for submit-to-Running latency (default 1000)
@@ -25,7 +29,7 @@ public sealed record BenchOptions(
 
     public static BenchOptions? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files"))
+        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices"))
         {
             return null;
         }
@@ -50,6 +54,7 @@ public sealed record BenchOptions(
             {
                 "--jobs" when value >= (args[0] == "files" ? 1_000 : 1) && value <= 200_000 => options with { Jobs = value },
                 "--kills" when value is >= 5 and <= 50 => options with { Kills = value },
+                "--heartbeat-timeout" when value is >= 1 and <= 60 && args[0] == "devices" => options with { HeartbeatTimeoutSeconds = value },
                 "--freeze-seconds" when value is >= 5 and <= 300 => options with { FreezeSeconds = value },
                 "--concurrency" when value is >= 1 and <= 512 => options with { Concurrency = value },
                 "--latency-samples" when value is >= 10 and <= 100_000 => options with { LatencySamples = value },

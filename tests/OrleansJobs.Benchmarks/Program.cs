@@ -23,6 +23,7 @@ try
         "throughput" => await ThroughputBenchmark.RunAsync(options, stop.Token),
         "recovery" => await RecoveryBenchmark.RunAsync(options, stop.Token),
         "files" => await FilesBenchmark.RunAsync(options, stop.Token),
+        "devices" => await DevicesBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }
