@@ -274,6 +274,35 @@ public sealed class DevicesApiTests(DevicesApiFixture fixture) : IClassFixture<D
     }
 
     [Fact]
+    public async Task AnAgentsReportsForAnotherDevicesJob_AndStaleOrForgedTokens_Are409_AndChangeNothing()
+    {
+        await RegisterAsync("mine-1", "plotter", 10);
+        await RegisterAsync("theirs-1", "plotter", 10);
+        await HeartbeatAsync("mine-1", "agent-m");
+        await HeartbeatAsync("theirs-1", "agent-t2");
+        var mine = await SubmitAsync("plot", "mine-1");
+        var theirs = await SubmitAsync("plot", "theirs-1");
+        var myClaim = await ClaimAsync("agent-m", "mine-1");
+        var theirClaim = await ClaimAsync("agent-t2", "theirs-1");
+        Assert.Equal(HttpStatusCode.OK, await ReportAsync(theirs, "progress", theirClaim, """ "checkpoint": {"cursor": "0:10", "processed": 10}"""));
+
+        // My lease token on their job, a forged one, and mine after my lease ended: refused, nothing changes.
+        Assert.Equal(HttpStatusCode.Conflict, await ReportAsync(theirs, "progress", myClaim, """ "checkpoint": {"cursor": "2:99", "processed": 299}"""));
+        using (var forged = await PostAsync($"/api/jobs/{theirs}/complete", """{"leaseToken": "1-forged"}"""))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, forged.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await ReportAsync(mine, "complete", myClaim, null));
+        Assert.Equal(HttpStatusCode.Conflict, await ReportAsync(mine, "heartbeat", myClaim, null));
+        var job = await GetJobAsync(theirs);
+        Assert.Equal("Running", job.GetProperty("status").GetString());
+        Assert.Equal("0:10", job.GetProperty("checkpoint").GetProperty("cursor").GetString());
+        Assert.Equal("agent-t2", job.GetProperty("worker").GetString());
+        Assert.Equal(HttpStatusCode.OK, await ReportAsync(theirs, "complete", theirClaim, null));
+    }
+
+    [Fact]
     public async Task CheckRequest_GoesOutWithTheNextHeartbeat_AndTheAnswerIsShown()
     {
         await RegisterAsync("check-1", "plotter", 10);
