@@ -30,6 +30,7 @@ public static class Agent
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+            logger.LogInformation("Agent {Agent} stopped before its device was registered", options.Agent);
             return 0;
         }
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using OrleansJobs.PlotterAgent;
 
 // A simulated pen plotter's agent: see docs/plotter-agent.md.
-if (args is ["-h" or "--help"])
+if (args.Any(arg => arg is "-h" or "--help"))
 {
     Console.WriteLine(AgentOptions.Usage);
     return 0;
