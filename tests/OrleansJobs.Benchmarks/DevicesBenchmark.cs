@@ -93,20 +93,8 @@ public static class DevicesBenchmark
         return (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("id").GetString()!;
     }
 
-    /// <summary>When each stroke of the job was drawn, in order (a line still being written is left out).</summary>
-    private static List<DateTimeOffset> StrokesOf(string path, string job)
-    {
-        if (!File.Exists(path))
-        {
-            return [];
-        }
-
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(file);
-        var lines = reader.ReadToEnd().Split('\n');
-        return [.. lines[..^1].Select(line => JsonDocument.Parse(line).RootElement)
-            .Where(s => s.GetProperty("job").GetString() == job).Select(s => s.GetProperty("at").GetDateTimeOffset())];
-    }
+    /// <summary>When each stroke of the job was drawn, in order.</summary>
+    private static List<DateTimeOffset> StrokesOf(string path, string job) => [.. StrokeLog.Read(path, job).Select(s => s.At)];
 
     private static async Task<JsonElement> DeviceAsync(HttpClient http) => await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/devices/{Device}", UriKind.Relative));
 

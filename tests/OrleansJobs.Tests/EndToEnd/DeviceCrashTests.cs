@@ -155,21 +155,7 @@ public sealed class DeviceCrashTests(MigratedDatabaseFixture fixture, ITestOutpu
         "--heartbeat-timeout", TimeoutSeconds.ToString(CultureInfo.InvariantCulture), "--heartbeat-interval-ms", "300",
         "--strokes", Path.Combine(_folder, $"{device}.strokes.jsonl"), "--control", Path.Combine(_folder, $"{device}.control"), "--stroke-ms-scale", "0.5");
 
-    private List<(int Layer, int Stroke, string Agent)> ReadStrokes(string device, string job)
-    {
-        var path = Path.Combine(_folder, $"{device}.strokes.jsonl");
-        if (!File.Exists(path))
-        {
-            return [];
-        }
-
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(file);
-        var lines = reader.ReadToEnd().Split('\n');
-        return [.. lines[..^1].Select(line => JsonDocument.Parse(line).RootElement)
-            .Where(s => s.GetProperty("job").GetString() == job)
-            .Select(s => (s.GetProperty("layer").GetInt32(), s.GetProperty("stroke").GetInt32(), s.GetProperty("agent").GetString()!))];
-    }
+    private List<DrawnStroke> ReadStrokes(string device, string job) => StrokeLog.Read(Path.Combine(_folder, $"{device}.strokes.jsonl"), job);
 
     private Task WaitForStrokesAsync(string device, string job, int count) => Wait.UntilAsync(
         $"{count} strokes of job {job} on {device}", () => Task.FromResult(ReadStrokes(device, job).Count >= count), Deadline,

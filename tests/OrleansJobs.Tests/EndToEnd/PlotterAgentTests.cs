@@ -185,21 +185,7 @@ public sealed partial class PlotterAgentTests(PlotterAgentFixture fixture) : ICl
 
     private string ControlPath(string device) => Path.Combine(_folder, $"{device}.control");
 
-    /// <summary>The job's strokes in the order they were drawn; a line still being written is left for the next read.</summary>
-    private List<(int Layer, int Stroke, string Agent, DateTimeOffset At)> ReadStrokes(string device, string job)
-    {
-        if (!File.Exists(StrokesPath(device)))
-        {
-            return [];
-        }
-
-        using var file = new FileStream(StrokesPath(device), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(file);
-        var lines = reader.ReadToEnd().Split('\n');
-        return [.. lines[..^1].Select(line => JsonDocument.Parse(line).RootElement)
-            .Where(s => s.GetProperty("job").GetString() == job)
-            .Select(s => (s.GetProperty("layer").GetInt32(), s.GetProperty("stroke").GetInt32(), s.GetProperty("agent").GetString()!, s.GetProperty("at").GetDateTimeOffset()))];
-    }
+    private List<DrawnStroke> ReadStrokes(string device, string job) => StrokeLog.Read(StrokesPath(device), job);
 
     private async Task<JsonElement> GetAsync(string path) => await Http.GetFromJsonAsync<JsonElement>(new Uri(path, UriKind.Relative));
 
