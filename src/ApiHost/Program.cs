@@ -14,6 +14,7 @@ app.MapHealthApi();
 app.MapJobsApi();
 app.MapLibrariesApi();
 app.MapDevicesApi();
+app.MapAdminApi();
 app.MapRecoveryApi();
 app.MapWorkersApi();
 // The dashboard's own endpoints are its UI's internals, not this API.

@@ -14,8 +14,9 @@ public sealed class JobProblemDetails : ProblemDetails
     public string? JobId { get; init; }
 
     /// <summary>The job's status when the request was refused because of it (409).</summary>
+    /// <remarks>A status name rather than the enum: a nullable use of the enum would make its one shared schema nullable everywhere.</remarks>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public JobStatus? JobStatus { get; init; }
+    public string? JobStatus { get; init; }
 }
 
 /// <summary>A problem about one library (404, 409): which library, and the jobs that hold or wait for its lock when they are why.</summary>
@@ -111,7 +112,7 @@ public static class ApiProblems
         Detail = detail,
         Status = StatusCodes.Status409Conflict,
         JobId = id,
-        JobStatus = status,
+        JobStatus = status?.ToString(),
     });
 
     /// <summary>

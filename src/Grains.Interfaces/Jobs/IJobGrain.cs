@@ -38,4 +38,24 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>A report of the worker holding the lease; refused, changing nothing, under any other token.</summary>
     [Alias("Report")]
     Task<WorkerReportResult> ReportAsync(WorkerReport report);
+
+    /// <summary>
+    /// Deletes a finished job: its state, index row, journal and file operations. Refused for a job that is
+    /// not finished. A job whose state is gone has whatever rows were left of it deleted (a purge cut short).
+    /// </summary>
+    [Alias("Purge")]
+    Task<JobPurgeOutcome> PurgeAsync(string actor);
+}
+
+/// <summary>What a purge did.</summary>
+[GenerateSerializer, Alias("OrleansJobs.JobPurgeOutcome")]
+public enum JobPurgeOutcome
+{
+    Purged = 0,
+
+    /// <summary>No job has this id (rows left of an earlier purge were deleted).</summary>
+    NotFound = 1,
+
+    /// <summary>The job is not finished: nothing was deleted.</summary>
+    Active = 2,
 }

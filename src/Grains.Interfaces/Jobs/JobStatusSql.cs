@@ -12,4 +12,7 @@ public static class JobStatusSql
 
     /// <summary>Not ended: waiting, running or paused.</summary>
     public const string Active = "'Queued', " + Running + ", 'Paused'";
+
+    /// <summary>Ended: what retention and purges may delete (matches the partial index on finished jobs).</summary>
+    public const string Terminal = "'Cancelled', 'Completed', 'Failed', 'Killed'";
 }

@@ -176,6 +176,9 @@ public sealed partial class JobGrain
         }
     }
 
+    /// <summary>The longest a wake-up timer is set for (timers take at most 2^32 - 2 ms).</summary>
+    private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(1);
+
     private void ScheduleWake(DateTimeOffset at)
     {
         DropWake();
@@ -184,7 +187,8 @@ public sealed partial class JobGrain
         DelayDeactivation(due > TimeSpan.Zero ? due + TimeSpan.FromMinutes(1) : TimeSpan.FromMinutes(1));
         _wakeTimer = this.RegisterGrainTimer(_ => WakeDueAsync(), new GrainTimerCreationOptions
         {
-            DueTime = due < TimeSpan.Zero ? TimeSpan.Zero : due,
+            // A timer waits at most about 49 days; a later start (runAfter may be up to a year ahead) is re-armed when it fires early.
+            DueTime = due < TimeSpan.Zero ? TimeSpan.Zero : due > MaxTimerWait ? MaxTimerWait : due,
             Period = Timeout.InfiniteTimeSpan,
             KeepAlive = true,
         });

@@ -26,6 +26,7 @@ public sealed partial class JobGrain(
     [PersistentState("job", OrleansJobsDatabase.JobStore)] IPersistentState<JobState> state,
     JobHandlerRegistry handlers,
     ProjectionBatcher projections,
+    JobPurgeStore purges,
     SiloLiveness liveness,
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
@@ -234,6 +235,30 @@ public sealed partial class JobGrain(
 
     Task<ResourceClaim> IResourceHolder.ClaimOnAsync(ResourceKey key) => Task.FromResult(_life.ClaimOn(key));
 
+    async Task<JobPurgeOutcome> IJobGrain.PurgeAsync(string actor)
+    {
+        if (!state.State.Exists)
+        {
+            await purges.DeleteRowsAsync(JobId); // what a purge cut short left behind
+            return JobPurgeOutcome.NotFound;
+        }
+
+        if (!JobTransitions.IsTerminal(state.State.Status) || _life.HasLiveRun)
+        {
+            return JobPurgeOutcome.Active;
+        }
+
+        // What the index and the journal still wait for goes first: no late projection may bring a row back.
+        await projections.WriteAsync(JobViews.IndexRow(JobId, state.State, null), [.. state.State.Outbox]);
+        await state.ClearStateAsync();
+        state.State = new JobState();
+        _saved = null;
+        await purges.DeleteRowsAsync(JobId);
+        LogPurged(logger, JobId, actor);
+        DeactivateOnIdle();
+        return JobPurgeOutcome.Purged;
+    }
+
     Task IDeviceHolder.DeviceInterruptedAsync(string deviceId, string cause) => ApplyAsync(_life.DeviceInterrupted(deviceId, cause));
 
     Task IDeviceHolder.DeviceBackAsync(string deviceId) => ApplyAsync(_life.DeviceBack(deviceId));
@@ -288,6 +313,9 @@ public sealed partial class JobGrain(
         Period = Timeout.InfiniteTimeSpan,
         KeepAlive = true,
     });
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} purged by {Actor}")]
+    private static partial void LogPurged(ILogger logger, string jobId, string actor);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its handoff checkpoint could not be saved; the next activation resumes from the previous one")]
     private static partial void LogHandoffNotSaved(ILogger logger, Exception exception, string jobId);

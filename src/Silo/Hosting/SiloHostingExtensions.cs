@@ -8,12 +8,14 @@ using OrleansJobs.Devices;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Files;
 using OrleansJobs.Jobs.Handlers;
+using OrleansJobs.Jobs.Persistence;
 using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Jobs.Watchdog;
 using OrleansJobs.Libraries;
 using OrleansJobs.Membership;
 using OrleansJobs.Recovery;
+using OrleansJobs.Safeguards;
 using OrleansJobs.Storage;
 
 namespace OrleansJobs.Silo.Hosting;
@@ -95,6 +97,13 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         silo.Services.Configure<WatchdogOptions>(configuration.GetSection(WatchdogOptions.SectionName));
         silo.Services.AddSingleton<RecoverySweep>();
+        // Safeguards: retention of finished jobs (section Retention), run on one silo every Retention:Interval.
+        silo.Services.AddSingleton<JobPurgeStore>();
+        silo.Services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Retention"))
+            .Validate(o => o.Retention > TimeSpan.Zero && o.Interval >= TimeSpan.FromSeconds(1) && o.BatchSize is >= 1 and <= 10_000 && o.Parallelism is >= 1 and <= 64
+                && o.MaxPastJobsPerType is null or >= 0, "Retention: Retention > 0, Interval >= 1 s, BatchSize 1..10000, Parallelism 1..64, MaxPastJobsPerType >= 0")
+            .ValidateOnStart();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetentionSchedule>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RecoveryTrigger>();
         // Liveness: proof of a peer's death declares it dead at once; this silo stops acting once declared dead.
         silo.Services.Configure<LivenessOptions>(configuration.GetSection(LivenessOptions.SectionName));

@@ -64,6 +64,22 @@ public sealed partial class ApiDefectTests(ContractFixture fixture)
         Assert.True(JsonDocument.Parse(body).RootElement.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}' in {body}");
     }
 
+    /// <summary>Found while testing retention: a start more than 49 days ahead (runAfter allows a year) was a 500, the longest a timer waits being exceeded.</summary>
+    [Fact]
+    public async Task RunAfterMonthsAhead_WaitsQueued_NotA500()
+    {
+        var at = DateTimeOffset.UtcNow.AddDays(300);
+        using var response = await Http.PostAsync(new Uri("/api/jobs", UriKind.Relative), new StringContent(
+            $$"""{"type": "synthetic", "parameters": {"items": 1}, "runAfter": "{{at:O}}"}""", System.Text.Encoding.UTF8, "application/json"));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {body}");
+        var job = JsonDocument.Parse(body).RootElement;
+        Assert.Equal("Queued", job.GetProperty("status").GetString());
+        using var cancel = await Http.PostAsync(new Uri($"/api/jobs/{job.GetProperty("id").GetString()}/cancel", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+    }
+
     [Theory]
     [InlineData("type=%00", "type")]
     [InlineData("type=a%00b", "type")]

@@ -1,0 +1,126 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansJobs.ApiHost.Hosting;
+using OrleansJobs.Jobs;
+using OrleansJobs.Safeguards;
+
+namespace OrleansJobs.ApiHost.Apis;
+
+/// <summary>Body of <c>POST /api/admin/retention/run</c>.</summary>
+/// <param name="DryRun">true: only list the jobs the policy would delete.</param>
+public sealed record RetentionRunRequest(bool? DryRun = null);
+
+/// <summary>Body of <c>POST /api/admin/jobs/purge</c>: the finished jobs to delete; every member given must match, and at least one is given.</summary>
+/// <param name="Ids">These jobs (1 to 1,000 ids).</param>
+/// <param name="Status">Only these finished statuses (Completed, Failed, Cancelled, Killed).</param>
+/// <param name="Type">Only jobs of this type.</param>
+/// <param name="FinishedBefore">Only jobs that finished before this time (ISO 8601).</param>
+/// <param name="Limit">At most this many jobs (1 to 1,000,000; default 10,000).</param>
+/// <param name="DryRun">true: only list them.</param>
+public sealed record PurgeJobsRequest(
+    [property: MinLength(1, ErrorMessage = "must be an array of 1 to 1000 job ids"), MaxLength(1000, ErrorMessage = "must be an array of 1 to 1000 job ids")]
+    IReadOnlyList<string>? Ids = null,
+    IReadOnlyList<string>? Status = null,
+    [property: StringLength(JobSubmissionLimits.MaxTypeLength, MinimumLength = 1, ErrorMessage = "must be a string of 1 to {1} characters")]
+    string? Type = null,
+    DateTimeOffset? FinishedBefore = null,
+    [property: Range(1, 1_000_000, ErrorMessage = "must be a whole number from {1} to {2}")]
+    int? Limit = null,
+    bool? DryRun = null) : IValidatableObject
+{
+    public const int DefaultLimit = 10_000;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Ids is null && Status is null && Type is null && FinishedBefore is null)
+        {
+            yield return new ValidationResult("name at least one of ids, status, type, finishedBefore (a purge of everything is the retention policy's)", ["ids"]);
+        }
+
+        for (var i = 0; i < (Ids?.Count ?? 0); i++)
+        {
+            if (!JobIds.IsWellFormed(Ids![i]))
+            {
+                yield return new ValidationResult($"must be a job id: 1 to {JobIds.MaxLength} characters, not blank, without control characters", [$"ids[{i}]"]);
+            }
+        }
+
+        for (var i = 0; i < (Status?.Count ?? 0); i++)
+        {
+            // Names, not the enum: a shared enum schema must not pick up this list's nullability in the document.
+            if (!Enum.TryParse<JobStatus>(Status![i], ignoreCase: false, out var status) || !Enum.IsDefined(status) || !char.IsLetter(Status[i][0])
+                || !JobTransitions.IsTerminal(status))
+            {
+                yield return new ValidationResult("only finished jobs are purged: Completed, Failed, Cancelled or Killed", [$"status[{i}]"]);
+            }
+        }
+
+        if (Type is not null && !StorableText.IsStorable(Type))
+        {
+            yield return new ValidationResult("must be a string of 1 to 64 characters", ["type"]);
+        }
+    }
+
+    public PurgeFilter ToFilter() => new(Ids, Status?.Select(Enum.Parse<JobStatus>).ToList(), Type, FinishedBefore, Limit ?? DefaultLimit);
+}
+
+/// <summary>The last purge by the retention policy.</summary>
+/// <param name="LastRun">The last run (scheduled or requested); null when none ran since its grain was activated.</param>
+public sealed record RetentionStatus(PurgeRun? LastRun);
+
+/// <summary>Admin operations on finished jobs: retention runs, purges.</summary>
+public static class AdminApi
+{
+    private const string PurgeDescription = "Deletes each finished job's state, index row, journal and file operations, in batches; a job " +
+        "that is not finished (any more) is skipped and counted. candidates: jobs found; purged: deleted; skipped: not finished; failed: " +
+        "not reached (a later run tries again); sample: the first ids found.";
+
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/admin").WithTags("Admin");
+        admin.MapGet("/retention", RetentionStatus)
+            .WithName("GetRetentionStatus")
+            .WithSummary("The last run of the retention policy")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        admin.MapPost("/retention/run", RunRetention)
+            .WithName("RunRetention")
+            .WithSummary("Run the retention policy now: finished jobs older than Retention:Retention (30 days), or beyond Retention:MaxPastJobsPerType of their type")
+            .WithDescription(PurgeDescription + " The policy also runs every Retention:Interval (1 h) on one silo.")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        admin.MapPost("/jobs/purge", PurgeJobs)
+            .WithName("PurgeJobs")
+            .WithSummary("Delete the finished jobs a filter names (ids, status, type, finishedBefore)")
+            .WithDescription(PurgeDescription)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapPost("/api/jobs/{id}/purge", PurgeJob)
+            .WithTags("Jobs")
+            .WithName("PurgeJob")
+            .WithSummary("Delete a finished job: its state, index row, journal and file operations")
+            .WithDescription("204 when deleted; 409 with jobStatus while the job is not finished (nothing is deleted); 404 when no job has the id.")
+            .ProducesJobActionProblems();
+        return app;
+    }
+
+    public static async Task<Ok<RetentionStatus>> RetentionStatus(IClusterClient cluster) =>
+        TypedResults.Ok(new RetentionStatus(await cluster.GetGrain<IRetentionGrain>(0).GetLastRunAsync()));
+
+    public static async Task<Ok<PurgeRun>> RunRetention(HttpContext http, IClusterClient cluster, RetentionRunRequest? request = null) =>
+        TypedResults.Ok(await cluster.GetGrain<IRetentionGrain>(0).RunAsync(
+            new PurgeRequest("requested through the API", ApiActors.Of(http), request?.DryRun == true)));
+
+    public static async Task<Results<Ok<PurgeRun>, ValidationProblem>> PurgeJobs(PurgeJobsRequest request, HttpContext http, IClusterClient cluster) =>
+        TypedResults.Ok(await cluster.GetGrain<IRetentionGrain>(0).RunAsync(
+            new PurgeRequest("purge requested through the API", ApiActors.Of(http), request.DryRun == true, request.ToFilter())));
+
+    public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> PurgeJob([JobId] string id, HttpContext http, IClusterClient cluster)
+    {
+        var grain = cluster.GetGrain<IJobGrain>(id);
+        return await grain.PurgeAsync(ApiActors.Of(http)) switch
+        {
+            JobPurgeOutcome.Purged => TypedResults.NoContent(),
+            JobPurgeOutcome.NotFound => ApiProblems.NotFound(id),
+            _ => ApiProblems.Conflict(id, (await grain.GetAsync())?.Status, "Job not finished",
+                $"Job {id} is not finished: only finished jobs are purged (cancel or kill it first). Nothing was deleted."),
+        };
+    }
+}
