@@ -64,6 +64,33 @@ public sealed record PurgeJobsRequest(
     public PurgeFilter ToFilter() => new(Ids, Status?.Select(Enum.Parse<JobStatus>).ToList(), Type, FinishedBefore, Limit ?? DefaultLimit);
 }
 
+/// <summary>Body of <c>POST /api/admin/emergency-cleanup</c>.</summary>
+/// <param name="Confirm">Must be exactly <c>stop every job</c>: nothing happens without it (a dry run needs it too).</param>
+/// <param name="Mode"><c>cancel</c> (default: each job finishes its item; what still runs after the grace is killed) or <c>fail</c> (force-fail every job at once).</param>
+/// <param name="GraceSeconds">With cancel: how long jobs may take to stop before they are killed, 1 to 600 s (default 30).</param>
+/// <param name="DryRun">true: only count the active jobs, by status.</param>
+public sealed record EmergencyCleanupRequestBody(
+    [property: Required(ErrorMessage = "is required: \"stop every job\"")] string Confirm,
+    string? Mode = null,
+    [property: Range(1, 600, ErrorMessage = "must be a whole number from {1} to {2}")] int? GraceSeconds = null,
+    bool? DryRun = null) : IValidatableObject
+{
+    public const string Phrase = "stop every job";
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Confirm is not null && Confirm != Phrase)
+        {
+            yield return new ValidationResult($"must be exactly \"{Phrase}\"", ["confirm"]);
+        }
+
+        if (Mode is not (null or "cancel" or "fail"))
+        {
+            yield return new ValidationResult("must be cancel or fail", ["mode"]);
+        }
+    }
+}
+
 /// <summary>The last purge by the retention policy.</summary>
 /// <param name="LastRun">The last run (scheduled or requested); null when none ran since its grain was activated.</param>
 public sealed record RetentionStatus(PurgeRun? LastRun);
@@ -92,6 +119,13 @@ public static class AdminApi
             .WithSummary("Delete the finished jobs a filter names (ids, status, type, finishedBefore)")
             .WithDescription(PurgeDescription)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        admin.MapPost("/emergency-cleanup", EmergencyCleanup)
+            .WithName("EmergencyCleanup")
+            .WithSummary("Stop every active job: cancel (kill what still runs after graceSeconds) or force-fail; needs confirm: \"stop every job\"")
+            .WithDescription("Each job is journaled emergency_cleanup; the locks and devices they held are released as they end. Safe to " +
+                "repeat (a second run finds nothing to stop); new jobs are accepted at once. found: the active jobs by status; stillActive: " +
+                "jobs that had not ended when the cleanup finished.")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         app.MapPost("/api/jobs/{id}/purge", PurgeJob)
             .WithTags("Jobs")
             .WithName("PurgeJob")
@@ -111,6 +145,11 @@ public static class AdminApi
     public static async Task<Results<Ok<PurgeRun>, ValidationProblem>> PurgeJobs(PurgeJobsRequest request, HttpContext http, IClusterClient cluster) =>
         TypedResults.Ok(await cluster.GetGrain<IRetentionGrain>(0).RunAsync(
             new PurgeRequest("purge requested through the API", ApiActors.Of(http), request.DryRun == true, request.ToFilter())));
+
+    public static async Task<Results<Ok<EmergencyCleanupRun>, ValidationProblem>> EmergencyCleanup(
+        EmergencyCleanupRequestBody request, HttpContext http, IClusterClient cluster) =>
+        TypedResults.Ok(await cluster.GetGrain<IEmergencyCleanupGrain>(0).RunAsync(new EmergencyCleanupRequest(
+            ApiActors.Of(http), request.Mode == "fail", TimeSpan.FromSeconds(request.GraceSeconds ?? 30), request.DryRun == true)));
 
     public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> PurgeJob([JobId] string id, HttpContext http, IClusterClient cluster)
     {

@@ -87,7 +87,8 @@ public sealed record JobControl(
     [property: Id(0)] JobAction Action,
     [property: Id(1)] string Actor,
     [property: Id(2)] string? Reason,
-    [property: Id(3)] bool FromCheckpoint);
+    [property: Id(3)] bool FromCheckpoint,
+    [property: Id(4)] bool Emergency = false);
 
 /// <summary>What a control request did, and the job afterwards.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.JobControlResult")]

@@ -21,6 +21,11 @@ public sealed partial class JobLifecycle
 
         var effects = new List<JobEffect>();
         var reason = control.Reason ?? control.Action.ToString().ToLowerInvariant();
+        if (control.Emergency)
+        {
+            Journal(JournalEntryTypes.EmergencyCleanup, State.Status, outcome.Target, $"{control.Action.ToString().ToLowerInvariant()}: {reason}", control.Actor);
+        }
+
         if (State.LeaseToken is not null && control.Action is JobAction.Cancel or JobAction.Pause or JobAction.Kill or JobAction.ForceFail)
         {
             StopLeasedRun(control, outcome.Target, reason, effects);

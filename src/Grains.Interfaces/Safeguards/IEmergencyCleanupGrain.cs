@@ -1,0 +1,39 @@
+namespace OrleansJobs.Safeguards;
+
+/// <summary>
+/// Stops every active job of the cluster at once (one activation, one cleanup at a time): cancelled
+/// gracefully, those still running after the grace killed; or force-failed. Each job it touches is
+/// journaled <c>emergency_cleanup</c>; the locks and devices they held are released as they end.
+/// Safe to repeat; the cluster takes new jobs at once.
+/// </summary>
+[Alias("OrleansJobs.IEmergencyCleanupGrain")]
+public interface IEmergencyCleanupGrain : IGrainWithIntegerKey
+{
+    /// <summary>Runs the cleanup (or, dry, counts what it would stop).</summary>
+    [Alias("Run")]
+    Task<EmergencyCleanupRun> RunAsync(EmergencyCleanupRequest request);
+}
+
+/// <summary>How to stop: <see cref="ForceFail"/> fails every job at once; otherwise cancel, and kill what still runs after <see cref="Grace"/>.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansJobs.EmergencyCleanupRequest")]
+public sealed record EmergencyCleanupRequest(
+    [property: Id(0)] string Actor,
+    [property: Id(1)] bool ForceFail,
+    [property: Id(2)] TimeSpan Grace,
+    [property: Id(3)] bool DryRun);
+
+/// <summary>
+/// What a cleanup found and did: active jobs found (by status), cancelled, killed after the grace,
+/// force-failed, and jobs that could not be reached or did not end (still active afterwards).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("OrleansJobs.EmergencyCleanupRun")]
+public sealed record EmergencyCleanupRun(
+    [property: Id(0)] bool DryRun,
+    [property: Id(1)] DateTimeOffset StartedAt,
+    [property: Id(2)] DateTimeOffset FinishedAt,
+    [property: Id(3)] IReadOnlyDictionary<string, int> Found,
+    [property: Id(4)] int Cancelled,
+    [property: Id(5)] int Killed,
+    [property: Id(6)] int ForceFailed,
+    [property: Id(7)] int Unreachable,
+    [property: Id(8)] int StillActive);
