@@ -15,6 +15,7 @@ app.MapJobsApi();
 app.MapLibrariesApi();
 app.MapDevicesApi();
 app.MapAdminApi();
+app.MapSafeguardsApi();
 app.MapRecoveryApi();
 app.MapWorkersApi();
 // The dashboard's own endpoints are its UI's internals, not this API.

@@ -12,6 +12,10 @@ public interface IEmergencyCleanupGrain : IGrainWithIntegerKey
     /// <summary>Runs the cleanup (or, dry, counts what it would stop).</summary>
     [Alias("Run")]
     Task<EmergencyCleanupRun> RunAsync(EmergencyCleanupRequest request);
+
+    /// <summary>The last cleanup that stopped jobs (not a dry run); null when none ran since activation.</summary>
+    [Orleans.Concurrency.ReadOnly, Alias("LastRun")]
+    Task<EmergencyCleanupRun?> GetLastRunAsync();
 }
 
 /// <summary>How to stop: <see cref="ForceFail"/> fails every job at once; otherwise cancel, and kill what still runs after <see cref="Grace"/>.</summary>

@@ -23,8 +23,11 @@ public sealed partial class EmergencyCleanupGrain(
     private const int Parallelism = 16;
 
     private readonly SemaphoreSlim _running = new(1, 1);
+    private EmergencyCleanupRun? _last;
 
     public void Dispose() => _running.Dispose();
+
+    public Task<EmergencyCleanupRun?> GetLastRunAsync() => Task.FromResult(_last);
 
     public async Task<EmergencyCleanupRun> RunAsync(EmergencyCleanupRequest request)
     {
@@ -51,6 +54,7 @@ public sealed partial class EmergencyCleanupGrain(
             var stillActive = (await StillActiveWithinAsync(ids, TimeSpan.FromSeconds(5))).Count;
             var run = new EmergencyCleanupRun(false, started, time.GetUtcNow(), found, request.ForceFail ? 0 : first.Done, killed,
                 request.ForceFail ? first.Done : 0, first.Unreachable, stillActive);
+            _last = run;
             LogRun(logger, request.Actor, active.Count, run.Cancelled, run.Killed, run.ForceFailed, run.Unreachable, run.StillActive);
             return run;
         }

@@ -29,6 +29,13 @@ public sealed class EmergencyCleanupTests(EmergencyCleanupFixture fixture) : ICl
         await Wait.UntilAsync("the index to show the three jobs active", async () =>
             await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM job_index WHERE status IN ('Running', 'Queued', 'Paused')") == 3);
 
+        var before = await Http.GetFromJsonAsync<JsonElement>(new Uri("/api/admin/safeguards/status", UriKind.Relative));
+        Assert.Equal("Healthy", before.GetProperty("readiness").GetProperty("status").GetString());
+        Assert.Equal(1, before.GetProperty("jobs").GetProperty("running").GetInt64());
+        Assert.Equal(1, before.GetProperty("jobs").GetProperty("queued").GetInt64());
+        Assert.Equal(1, before.GetProperty("jobs").GetProperty("paused").GetInt64());
+        Assert.Equal(JsonValueKind.Null, before.GetProperty("lastEmergencyCleanup").ValueKind);
+
         foreach (var (body, field) in new[] { ("{}", "confirm"), ("""{"confirm": "yes"}""", "confirm"), ("""{"confirm": "stop every job", "mode": "nuke"}""", "mode") })
         {
             using var refused = await Http.PostJsonAsync("/api/admin/emergency-cleanup", body);
@@ -52,6 +59,12 @@ public sealed class EmergencyCleanupTests(EmergencyCleanupFixture fixture) : ICl
             var journal = await JournalAsync(id);
             Assert.Contains(journal, e => e.GetProperty("type").GetString() == "emergency_cleanup");
         }
+
+        var after = await Http.GetFromJsonAsync<JsonElement>(new Uri("/api/admin/safeguards/status", UriKind.Relative));
+        var last = after.GetProperty("lastEmergencyCleanup");
+        Assert.Equal(3, last.GetProperty("cancelled").GetInt32() + last.GetProperty("killed").GetInt32());
+        await Wait.UntilAsync("the index to show no active job", async () =>
+            await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM job_index WHERE status IN ('Running', 'Queued', 'Paused', 'Cancelling', 'Pausing')") == 0);
 
         var again = await CleanupAsync("""{"confirm": "stop every job", "mode": "fail"}""");
         Assert.Equal(0, again.GetProperty("forceFailed").GetInt32() + again.GetProperty("cancelled").GetInt32());
