@@ -12,9 +12,11 @@ public sealed record BenchOptions(
                OrleansJobs.Benchmarks recovery [--mode kill|freeze] [--jobs N] [--kills K] [--freeze-seconds F] [--silos K] [--max-seconds S]
                OrleansJobs.Benchmarks files [--jobs N] [--max-seconds S]
                OrleansJobs.Benchmarks devices [--kills K] [--heartbeat-timeout T] [--max-seconds S]
+               OrleansJobs.Benchmarks retention [--jobs N] [--concurrency C] [--max-seconds S]
           --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
                              recovery: long jobs kept running through the kills (default 30);
-                             files: files in the generated library (default 20000, 1000 to 200000)
+                             files: files in the generated library (default 20000, 1000 to 200000);
+                             retention: finished jobs for the retention run to delete (default 20000)
           --mode             recovery: kill (SIGKILL) or freeze (SIGSTOP, then SIGCONT after --freeze-seconds) (default kill)
           --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5);
                              devices: SIGKILLs of the plotter agent (default 5, at least 5)
@@ -29,7 +31,7 @@ public sealed record BenchOptions(
 
     public static BenchOptions? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices"))
+        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices" or "retention"))
         {
             return null;
         }

@@ -24,6 +24,7 @@ try
         "recovery" => await RecoveryBenchmark.RunAsync(options, stop.Token),
         "files" => await FilesBenchmark.RunAsync(options, stop.Token),
         "devices" => await DevicesBenchmark.RunAsync(options, stop.Token),
+        "retention" => await RetentionBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }

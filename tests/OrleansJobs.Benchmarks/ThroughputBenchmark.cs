@@ -12,10 +12,10 @@ namespace OrleansJobs.Benchmarks;
 public static class ThroughputBenchmark
 {
     // One item of 0 ms, no effect rows: the cost measured is the supervisor's own.
-    private const string TrivialJob = """{"type":"synthetic","parameters":{"items":1,"itemMs":0,"record":false}}""";
+    internal const string TrivialJob = """{"type":"synthetic","parameters":{"items":1,"itemMs":0,"record":false}}""";
 
     // The same job, accepted now to run in a day: submission alone, as a queue's enqueue.
-    private static readonly string ScheduledJob =
+    internal static readonly string ScheduledJob =
         $$"""{"type":"synthetic","parameters":{"items":1,"itemMs":0,"record":false},"runAfter":"{{DateTimeOffset.UtcNow.AddDays(1):O}}"}""";
 
     // Backends flush their statistics at least every 10 s when idle (1 s when busy).
@@ -106,7 +106,7 @@ public static class ThroughputBenchmark
         return 0;
     }
 
-    private static HttpClient CreateClient(Uri baseAddress, int concurrency) =>
+    internal static HttpClient CreateClient(Uri baseAddress, int concurrency) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             BaseAddress = baseAddress,
@@ -114,7 +114,7 @@ public static class ThroughputBenchmark
         };
 
     /// <summary>Submits <paramref name="count"/> copies of <paramref name="job"/> from <paramref name="concurrency"/> closed-loop clients.</summary>
-    private static async Task<LoadResult> SubmitAsync(HttpClient http, string job, int count, int concurrency, TimeSpan limit, CancellationToken cancellationToken)
+    internal static async Task<LoadResult> SubmitAsync(HttpClient http, string job, int count, int concurrency, TimeSpan limit, CancellationToken cancellationToken)
     {
         var ids = new string?[count];
         var latency = new LatencySamples();
@@ -171,7 +171,7 @@ public static class ThroughputBenchmark
     }
 
     /// <summary>Waits until the index shows every job ended (or the limit passes).</summary>
-    private static async Task<EndResult> WaitForEndAsync(BenchSystem system, string[] ids, TimeSpan limit, CancellationToken cancellationToken)
+    internal static async Task<EndResult> WaitForEndAsync(BenchSystem system, string[] ids, TimeSpan limit, CancellationToken cancellationToken)
     {
         var polls = 0;
         EndResult result = new(0, 0, null, 0);
@@ -198,9 +198,9 @@ public static class ThroughputBenchmark
 
     private static void Log(string message) => Console.Error.WriteLine($"[bench] {message}");
 
-    private sealed record LoadResult(
+    internal sealed record LoadResult(
         string[] Ids, DateTimeOffset Started, TimeSpan Elapsed, LatencySamples Latency, LatencySamples RunningLatency, int StartedRunning,
         int Failures, string? FirstError);
 
-    private sealed record EndResult(int Completed, int Ended, DateTimeOffset? LastFinished, int Polls);
+    internal sealed record EndResult(int Completed, int Ended, DateTimeOffset? LastFinished, int Polls);
 }

@@ -10,7 +10,8 @@ namespace OrleansJobs.Safeguards;
 public interface IEmergencyCleanupGrain : IGrainWithIntegerKey
 {
     /// <summary>Runs the cleanup (or, dry, counts what it would stop).</summary>
-    [Alias("Run")]
+    /// <remarks>The grace alone may last 10 minutes: the call may take up to 30.</remarks>
+    [Alias("Run"), ResponseTimeout("00:30:00")]
     Task<EmergencyCleanupRun> RunAsync(EmergencyCleanupRequest request);
 
     /// <summary>The last cleanup that stopped jobs (not a dry run); null when none ran since activation.</summary>

@@ -12,7 +12,8 @@ namespace OrleansJobs.Safeguards;
 public interface IRetentionGrain : IGrainWithIntegerKey
 {
     /// <summary>Runs a purge now (by policy when <see cref="PurgeRequest.Filter"/> is null) and returns what it did or, dry, would do.</summary>
-    [Alias("Run")]
+    /// <remarks>A purge of many jobs takes longer than a request's usual budget: the call may take up to 30 minutes.</remarks>
+    [Alias("Run"), ResponseTimeout("00:30:00")]
     Task<PurgeRun> RunAsync(PurgeRequest request);
 
     /// <summary>The last purge by policy (scheduled or requested); null when none ran since activation.</summary>

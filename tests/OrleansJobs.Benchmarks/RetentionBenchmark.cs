@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace OrleansJobs.Benchmarks;
+
+/// <summary>
+/// The retention policy deleting finished jobs while clients submit: jobs deleted per second, and the submit rate
+/// beside it against the submit rate alone (the target: at most 10 % slower). One silo, the API host; every finished
+/// job older than one second is due.
+/// </summary>
+public static class RetentionBenchmark
+{
+    public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
+    {
+        Log($"starting a fresh database, one silo and the API host; {options.Jobs} finished jobs to delete");
+        await using var system = await BenchSystem.StartAsync(1, new Dictionary<string, string>
+        {
+            ["Retention__Retention"] = "00:00:01",
+            ["Retention__Interval"] = "1.00:00:00", // only the run this benchmark asks for
+        });
+        using var http = ThroughputBenchmark.CreateClient(system.Api.BaseAddress, options.Concurrency);
+        var finished = await ThroughputBenchmark.SubmitAsync(http, ThroughputBenchmark.TrivialJob, options.Jobs, options.Concurrency, options.PhaseLimit, cancellationToken);
+        var ended = await ThroughputBenchmark.WaitForEndAsync(system, finished.Ids, options.PhaseLimit, cancellationToken);
+        Log($"{ended.Ended} jobs finished; submit rate alone:");
+        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken); // all older than the retention
+
+        var submits = Math.Max(2_000, options.Jobs / 4);
+        var alone = await ThroughputBenchmark.SubmitAsync(http, ThroughputBenchmark.ScheduledJob, submits, options.Concurrency, options.PhaseLimit, cancellationToken);
+        var aloneRate = alone.Ids.Length / alone.Elapsed.TotalSeconds;
+        Log($"{aloneRate:0} submits/s; now beside the retention run");
+
+        var clock = Stopwatch.StartNew();
+        var retention = RunRetentionAsync(http, cancellationToken);
+        var beside = await ThroughputBenchmark.SubmitAsync(http, ThroughputBenchmark.ScheduledJob, submits, options.Concurrency, options.PhaseLimit, cancellationToken);
+        var run = await retention;
+        var besideRate = beside.Ids.Length / beside.Elapsed.TotalSeconds;
+        var seconds = (run.GetProperty("finishedAt").GetDateTimeOffset() - run.GetProperty("startedAt").GetDateTimeOffset()).TotalSeconds;
+        var purged = run.GetProperty("purged").GetInt32();
+        var left = await system.Database.ScalarAsync<long>("SELECT count(*) FROM job_index WHERE job_id = ANY(@ids)", ("ids", finished.Ids));
+
+        var table = new ResultTable("measure", "value");
+        table.Add("finished jobs deleted", $"{Format.Number(purged)} of {Format.Number(ended.Ended)} ({Format.Number(left)} left in the index)");
+        table.Add("retention run", $"{seconds:0.00} s, {Format.Number(purged / seconds)} jobs/s");
+        table.Add("submits/s alone", Format.Number(aloneRate));
+        table.Add("submits/s beside the run", $"{Format.Number(besideRate)} ({(besideRate / aloneRate) - 1:+0.0%;-0.0%}); the submit phase took {beside.Elapsed.TotalSeconds:0.0} s of the run's {clock.Elapsed.TotalSeconds:0.0} s");
+        Console.WriteLine($"Retention: one silo and the API host; {Format.Number(options.Jobs)} trivial jobs finished, then the retention policy deletes them " +
+            $"(batches of 500, 8 at once) while {options.Concurrency} clients submit {Format.Number(submits)} scheduled jobs.");
+        Console.WriteLine();
+        Console.Write(table);
+        return 0;
+    }
+
+    private static async Task<JsonElement> RunRetentionAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        using var content = new StringContent("""{"dryRun": false}""", Encoding.UTF8, "application/json");
+        using var retention = new HttpClient { BaseAddress = http.BaseAddress, Timeout = TimeSpan.FromMinutes(10) };
+        using var response = await retention.PostAsync(new Uri("/api/admin/retention/run", UriKind.Relative), content, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+    }
+
+    private static void Log(string message) => Console.Error.WriteLine($"[bench] {message}");
+}
