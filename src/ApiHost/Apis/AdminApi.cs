@@ -95,7 +95,11 @@ public sealed record EmergencyCleanupRequestBody(
 /// <param name="LastRun">The last run (scheduled or requested); null when none ran since its grain was activated.</param>
 public sealed record RetentionStatus(PurgeRun? LastRun);
 
-/// <summary>Admin operations on finished jobs: retention runs, purges.</summary>
+/// <summary>Body of <c>POST /api/admin/validator/run</c>.</summary>
+/// <param name="DryRun">true: only count what is inconsistent; repair nothing.</param>
+public sealed record ValidatorRunRequest(bool? DryRun = null);
+
+/// <summary>Admin operations: retention runs, purges, the state validator, the emergency cleanup.</summary>
 public static class AdminApi
 {
     private const string PurgeDescription = "Deletes each finished job's state, index row, journal and file operations, in batches; a job " +
@@ -124,7 +128,22 @@ public static class AdminApi
             .WithSummary("Stop every active job: cancel (kill what still runs after graceSeconds) or force-fail; needs confirm: \"stop every job\"")
             .WithDescription("Each job is journaled emergency_cleanup; the locks and devices they held are released as they end. Safe to " +
                 "repeat (a second run finds nothing to stop); new jobs are accepted at once. found: the active jobs by status; stillActive: " +
-                "jobs that had not ended when the cleanup finished.")
+                "jobs that had not ended when the cleanup finished; validation: the state validator's run that follows (dry with a dry " +
+                "run), which releases what a stopped job left held.")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        admin.MapGet("/validator", ValidatorStatus)
+            .WithName("GetValidatorStatus")
+            .WithSummary("The state validator's last run and its totals by kind")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        admin.MapPost("/validator/run", RunValidator)
+            .WithName("RunValidator")
+            .WithSummary("Run the state validator now: find what disagrees between the silos and the database, and repair it (dryRun: only count)")
+            .WithDescription("Checks, in order: jobs left on silos that are gone (recovered), index rows against job states (rewritten, or " +
+                "deleted with a job that has no state), the holders and waiters of every run slot, library lock, device and device pool " +
+                "(released when their job ended or never existed), watchdog reminders of jobs that neither run nor wait (removed), catalog, " +
+                "file operation and journal rows nothing owns (deleted), and file operations an ended job left in progress (settled from the " +
+                "disk). Each repair of a job is journaled on it as validator_repair. found and repaired count by kind; sample: up to 100 " +
+                "findings. It also runs every Validator:ValidationInterval (60 s) on one silo, when a silo starts, and after an emergency cleanup.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         app.MapPost("/api/jobs/{id}/purge", PurgeJob)
             .WithTags("Jobs")
@@ -150,6 +169,13 @@ public static class AdminApi
         EmergencyCleanupRequestBody request, HttpContext http, IClusterClient cluster) =>
         TypedResults.Ok(await cluster.GetGrain<IEmergencyCleanupGrain>(0).RunAsync(new EmergencyCleanupRequest(
             ApiActors.Of(http), request.Mode == "fail", TimeSpan.FromSeconds(request.GraceSeconds ?? 30), request.DryRun == true)));
+
+    public static async Task<Ok<ValidatorStatus>> ValidatorStatus(IClusterClient cluster) =>
+        TypedResults.Ok(await cluster.GetGrain<IStateValidatorGrain>(0).GetStatusAsync());
+
+    public static async Task<Ok<ValidationRun>> RunValidator(HttpContext http, IClusterClient cluster, ValidatorRunRequest? request = null) =>
+        TypedResults.Ok(await cluster.GetGrain<IStateValidatorGrain>(0).RunAsync(
+            new ValidationRequest("requested through the API", ApiActors.Of(http), request?.DryRun == true)));
 
     public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> PurgeJob([JobId] string id, HttpContext http, IClusterClient cluster)
     {

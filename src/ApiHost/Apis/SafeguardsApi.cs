@@ -18,12 +18,13 @@ public sealed record ResourceHolder(string Resource, string Id, string Job, JobS
 
 /// <summary>
 /// One answer to "is the system healthy?": readiness (database, silos), job counts that need a look, who holds which
-/// library and device, and the last recovery sweep, retention run and emergency cleanup (null when none ran since
-/// their grain was activated, or when its silo did not answer in time).
+/// library and device, the last recovery sweep, retention run and emergency cleanup (null when none ran since
+/// their grain was activated, or when its silo did not answer in time), and the state validator's last run and totals
+/// by kind (null when its silo did not answer in time).
 /// </summary>
 public sealed record SafeguardsStatus(
     ReadinessReport Readiness, SafeguardJobCounts Jobs, IReadOnlyList<ResourceHolder> Holders,
-    RecoveryRun? LastRecovery, PurgeRun? LastRetention, EmergencyCleanupRun? LastEmergencyCleanup);
+    RecoveryRun? LastRecovery, PurgeRun? LastRetention, EmergencyCleanupRun? LastEmergencyCleanup, ValidatorStatus? Validator);
 
 /// <summary>The safeguards at a glance.</summary>
 public static class SafeguardsApi
@@ -52,7 +53,7 @@ public static class SafeguardsApi
         app.MapGet("/api/admin/safeguards/status", Status)
             .WithTags("Admin")
             .WithName("GetSafeguardsStatus")
-            .WithSummary("Is the system healthy: readiness, jobs that need a look, lock and device holders, the last recovery, retention and emergency cleanup")
+            .WithSummary("Is the system healthy: readiness, jobs that need a look, lock and device holders, the last recovery, retention, emergency cleanup and state validation")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
@@ -64,6 +65,7 @@ public static class SafeguardsApi
         var recovery = LiveCalls.WithinAsync(cluster.GetGrain<IRecoveryGrain>(IRecoveryGrain.ClusterKey).GetLastRunAsync(), budget, cancellationToken);
         var retention = LiveCalls.WithinAsync(cluster.GetGrain<IRetentionGrain>(0).GetLastRunAsync(), budget, cancellationToken);
         var cleanup = LiveCalls.WithinAsync(cluster.GetGrain<IEmergencyCleanupGrain>(0).GetLastRunAsync(), budget, cancellationToken);
+        var validator = LiveCalls.WithinAsync(cluster.GetGrain<IStateValidatorGrain>(0).GetStatusAsync(), budget, cancellationToken);
         var readiness = probe.CheckAsync(cancellationToken);
 
         SafeguardJobCounts counts;
@@ -86,6 +88,7 @@ public static class SafeguardsApi
             }
         }
 
-        return TypedResults.Ok(new SafeguardsStatus(await readiness, counts, holders, (await recovery).Value, (await retention).Value, (await cleanup).Value));
+        return TypedResults.Ok(new SafeguardsStatus(await readiness, counts, holders, (await recovery).Value, (await retention).Value, (await cleanup).Value,
+            (await validator).Value));
     }
 }

@@ -29,7 +29,8 @@ public sealed record EmergencyCleanupRequest(
 
 /// <summary>
 /// What a cleanup found and did: active jobs found (by status), cancelled, killed after the grace,
-/// force-failed, and jobs that could not be reached or did not end (still active afterwards).
+/// force-failed, and jobs that could not be reached or did not end (still active afterwards); then the
+/// state validator's run that followed (null when it could not run).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansJobs.EmergencyCleanupRun")]
 public sealed record EmergencyCleanupRun(
@@ -41,4 +42,5 @@ public sealed record EmergencyCleanupRun(
     [property: Id(5)] int Killed,
     [property: Id(6)] int ForceFailed,
     [property: Id(7)] int Unreachable,
-    [property: Id(8)] int StillActive);
+    [property: Id(8)] int StillActive,
+    [property: Id(9)] ValidationRun? Validation = null);

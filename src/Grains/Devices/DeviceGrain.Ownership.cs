@@ -63,6 +63,23 @@ public sealed partial class DeviceGrain
         OfferToPool();
     }
 
+    async Task<ResourceAudit> IResourceGrain.AuditAsync(bool dryRun)
+    {
+        var audit = await _arbiter.AuditAsync(dryRun, CancellationToken.None);
+        if (!dryRun && _busyWith is { } busy && audit.ReleasedHolders.Contains(busy))
+        {
+            _busyWith = null;
+            await SaveShownAsync();
+        }
+
+        if (!dryRun && audit.ReleasedHolders.Count > 0)
+        {
+            OfferToPool();
+        }
+
+        return audit;
+    }
+
     Task<bool> IDeviceOwnershipGrain.TryAssignAsync(string jobId)
     {
         if (!IsFree)

@@ -77,6 +77,8 @@ public sealed partial class DevicePoolGrain(NpgsqlDataSource dataSource, TimePro
         return Task.CompletedTask;
     }
 
+    Task<ResourceAudit> IResourceGrain.AuditAsync(bool dryRun) => _arbiter.AuditAsync(dryRun, CancellationToken.None);
+
     Task<ResourceTicket> IResourceGrain.GetStatsAsync() => Task.FromResult(new ResourceTicket(false, 0, 0, _arbiter.Queue.WaitingCount));
 
     public async Task DeviceFreeAsync(string deviceId)

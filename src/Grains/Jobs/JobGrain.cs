@@ -26,6 +26,7 @@ public sealed partial class JobGrain(
     [PersistentState("job", OrleansJobsDatabase.JobStore)] IPersistentState<JobState> state,
     JobHandlerRegistry handlers,
     ProjectionBatcher projections,
+    ProjectionWriter index,
     JobPurgeStore purges,
     SiloLiveness liveness,
     ILocalSiloDetails silo,

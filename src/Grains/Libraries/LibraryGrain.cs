@@ -4,6 +4,7 @@ using Npgsql;
 using Orleans.Concurrency;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs;
+using OrleansJobs.Jobs.Files;
 using OrleansJobs.Jobs.Resources;
 
 namespace OrleansJobs.Libraries;
@@ -20,6 +21,7 @@ public sealed partial class LibraryGrain(
     [PersistentState("library", OrleansJobsDatabase.JobStore)] IPersistentState<LibraryState> state,
     IOptions<LibraryOptions> options,
     LibraryStore store,
+    FileOperationStore operations,
     NpgsqlDataSource dataSource,
     TimeProvider time,
     ILogger<LibraryGrain> logger) : Grain, ILibraryGrain, ILibraryLockGrain, IDisposable
@@ -233,6 +235,41 @@ public sealed partial class LibraryGrain(
         return Task.CompletedTask;
     }
 
+    Task<ResourceAudit> IResourceGrain.AuditAsync(bool dryRun) => _arbiter.AuditAsync(dryRun, CancellationToken.None);
+
+    public async Task<int?> SettleOperationsAsync(string jobId)
+    {
+        if (!state.State.Exists)
+        {
+            return null;
+        }
+
+        // The library takes its own lock, first in line, for as long as it settles: granted only when no job holds it.
+        var settler = $"settle:{jobId}";
+        var granted = _arbiter.Request(settler, int.MaxValue, time.GetUtcNow()).Granted;
+        try
+        {
+            if (!granted)
+            {
+                return null;
+            }
+
+            var ops = (await operations.LoadAsync(jobId, CancellationToken.None)).Where(o => o.Status == FileOpStatus.InProgress).ToList();
+            if (ops.Count > 0)
+            {
+                await new FileOpSettler(state.State.Root, SafeFiles.JobTag(jobId), operations)
+                    .SettleAsync(jobId, ops, () => ValueTask.FromResult<IDisposable>(NoEffectGate.Instance), CancellationToken.None);
+                LogSettled(logger, Id, ops.Count, jobId);
+            }
+
+            return ops.Count;
+        }
+        finally
+        {
+            _arbiter.Release(settler);
+        }
+    }
+
     Task<ResourceTicket> IResourceGrain.GetStatsAsync() =>
         Task.FromResult(new ResourceTicket(false, _arbiter.Queue.HolderCount, 1, _arbiter.Queue.WaitingCount, _arbiter.Queue.Members(0).Holders.FirstOrDefault()));
 
@@ -332,6 +369,9 @@ public sealed partial class LibraryGrain(
         return new LibrarySnapshot(Id, s.Name, s.Root, s.Settings, s.CreatedAt, s.UpdatedAt, s.Version, holders.FirstOrDefault(), waiting, _arbiter.Queue.WaitingCount);
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Library {LibraryId}: settled {Count} file operation(s) that job {JobId} left in progress when it ended")]
+    private static partial void LogSettled(ILogger logger, string libraryId, int count, string jobId);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Library {LibraryId} created at {Root} by {Actor}")]
     private static partial void LogCreated(ILogger logger, string libraryId, string root, string actor);
 
@@ -340,4 +380,14 @@ public sealed partial class LibraryGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Library {LibraryId}: stopping job {JobId} for the delete failed")]
     private static partial void LogControlFailed(ILogger logger, Exception exception, string libraryId, string jobId);
+
+    /// <summary>The library holds its own lock while it settles: its effects need no further gate.</summary>
+    private sealed class NoEffectGate : IDisposable
+    {
+        public static readonly NoEffectGate Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
 }

@@ -29,6 +29,7 @@ public sealed class LibraryStore(NpgsqlDataSource dataSource)
 
     private const string DeleteSql = """
         DELETE FROM library_catalog WHERE library_id = @id;
+        DELETE FROM file_operations WHERE library_id = @id;
         DELETE FROM libraries WHERE library_id = @id;
         """;
 

@@ -64,22 +64,7 @@ public sealed partial class RecoverySweep(
             LogMembershipNotRefreshed(logger, ex.GetType().Name, ex.Message);
         }
 
-        var alive = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active)
-            .Select(m => m.SiloAddress.ToParsableString())
-            .ToArray();
-
-        var candidates = new List<(string JobId, string Silo)>();
-        await using (var command = dataSource.CreateCommand(CandidatesSql))
-        {
-            command.Parameters.AddWithValue("state_name", JobStateName);
-            command.Parameters.Add(new NpgsqlParameter<string[]>("alive", alive));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                candidates.Add((GrainId.Parse(reader.GetString(0), System.Globalization.CultureInfo.InvariantCulture).Key.ToString()!, reader.GetString(1)));
-            }
-        }
+        var candidates = await FindJobsOfGoneSilosAsync(dataSource, membership, cancellationToken);
 
         var stale = new List<string>();
         await using (var command = dataSource.CreateCommand(StaleIndexSql))
@@ -126,6 +111,28 @@ public sealed partial class RecoverySweep(
         }
 
         return run;
+    }
+
+    /// <summary>The jobs running or waiting on a silo that is not an active member in this silo's view: (job id, that silo).</summary>
+    public static async Task<List<(string JobId, string Silo)>> FindJobsOfGoneSilosAsync(
+        NpgsqlDataSource dataSource, IClusterMembershipService membership, CancellationToken cancellationToken)
+    {
+        var alive = membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(m => m.SiloAddress.ToParsableString())
+            .ToArray();
+
+        var candidates = new List<(string JobId, string Silo)>();
+        await using var command = dataSource.CreateCommand(CandidatesSql);
+        command.Parameters.AddWithValue("state_name", JobStateName);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("alive", alive));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            candidates.Add((GrainId.Parse(reader.GetString(0), System.Globalization.CultureInfo.InvariantCulture).Key.ToString()!, reader.GetString(1)));
+        }
+
+        return candidates;
     }
 
     /// <summary>

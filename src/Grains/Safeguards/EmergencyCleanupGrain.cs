@@ -39,7 +39,7 @@ public sealed partial class EmergencyCleanupGrain(
             var found = active.GroupBy(j => j.Status).ToDictionary(g => g.Key, g => g.Count());
             if (request.DryRun)
             {
-                return new EmergencyCleanupRun(true, started, time.GetUtcNow(), found, 0, 0, 0, 0, active.Count);
+                return new EmergencyCleanupRun(true, started, time.GetUtcNow(), found, 0, 0, 0, 0, active.Count, await ValidateAsync(request));
             }
 
             var ids = active.Select(j => j.Id).ToList();
@@ -52,8 +52,10 @@ public sealed partial class EmergencyCleanupGrain(
             }
 
             var stillActive = (await StillActiveWithinAsync(ids, TimeSpan.FromSeconds(5))).Count;
+            // What the stopped jobs left behind (a lock or a device whose release was lost) goes now, not at the next scheduled run.
+            var validation = await ValidateAsync(request);
             var run = new EmergencyCleanupRun(false, started, time.GetUtcNow(), found, request.ForceFail ? 0 : first.Done, killed,
-                request.ForceFail ? first.Done : 0, first.Unreachable, stillActive);
+                request.ForceFail ? first.Done : 0, first.Unreachable, stillActive, validation);
             _last = run;
             LogRun(logger, request.Actor, active.Count, run.Cancelled, run.Killed, run.ForceFailed, run.Unreachable, run.StillActive);
             return run;
@@ -65,6 +67,20 @@ public sealed partial class EmergencyCleanupGrain(
         finally
         {
             _running.Release();
+        }
+    }
+
+    /// <summary>The state validator's run after the cleanup (dry with a dry cleanup); null when it failed.</summary>
+    private async Task<ValidationRun?> ValidateAsync(EmergencyCleanupRequest request)
+    {
+        try
+        {
+            return await grains.GetGrain<IStateValidatorGrain>(0).RunAsync(new ValidationRequest(Reason, request.Actor, request.DryRun));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogValidationFailed(logger, ex);
+            return null;
         }
     }
 
@@ -136,6 +152,9 @@ public sealed partial class EmergencyCleanupGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Emergency cleanup by {Actor}: {Found} active jobs; {Cancelled} cancelled, {Killed} killed, {ForceFailed} force-failed, {Unreachable} not reached, {StillActive} still active")]
     private static partial void LogRun(ILogger logger, string actor, int found, int cancelled, int killed, int forceFailed, int unreachable, int stillActive);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Emergency cleanup: the state validator could not run after it; its next scheduled run repairs what is left")]
+    private static partial void LogValidationFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Emergency cleanup: job {JobId} could not be told to {Action}")]
     private static partial void LogUnreachable(ILogger logger, Exception exception, string jobId, JobAction action);

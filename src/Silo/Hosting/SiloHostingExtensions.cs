@@ -104,6 +104,13 @@ public static class SiloHostingExtensions
                 && o.MaxPastJobsPerType is null or >= 0, "Retention: Retention > 0, Interval >= 1 s, BatchSize 1..10000, Parallelism 1..64, MaxPastJobsPerType >= 0")
             .ValidateOnStart();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetentionSchedule>();
+        // The state validator (section Validator), run on one silo when it starts and every Validator:ValidationInterval.
+        silo.Services.AddSingleton<ValidatorQueries>();
+        silo.Services.AddOptions<ValidatorOptions>().Bind(configuration.GetSection(ValidatorOptions.SectionName))
+            .Validate(o => o.ValidationInterval >= TimeSpan.FromSeconds(1) && o.Settle >= TimeSpan.Zero && o.Parallelism is >= 1 and <= 64,
+                "Validator: ValidationInterval >= 1 s, Settle >= 0, Parallelism 1..64")
+            .ValidateOnStart();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ValidatorSchedule>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RecoveryTrigger>();
         // Liveness: proof of a peer's death declares it dead at once; this silo stops acting once declared dead.
         silo.Services.Configure<LivenessOptions>(configuration.GetSection(LivenessOptions.SectionName));

@@ -5,6 +5,7 @@ using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Synthetic;
 using OrleansJobs.Jobs.Watchdog;
+using OrleansJobs.Safeguards;
 using OrleansJobs.Silo.Hosting;
 using OrleansJobs.Tests.TestGrains;
 
@@ -109,6 +110,12 @@ public sealed class AdoNetClusterFixture : IAsyncLifetime
             {
                 o.ReminderPeriod = TimeSpan.FromSeconds(1);
                 o.RegisterAfter = TimeSpan.Zero;
+            });
+            // The state validator runs when a silo starts, then only when a test asks: tests plant inconsistencies of their own.
+            siloBuilder.Services.Configure<ValidatorOptions>(o =>
+            {
+                o.ValidationInterval = TimeSpan.FromHours(1);
+                o.Settle = TimeSpan.FromSeconds(1);
             });
             siloBuilder.Services.AddSingleton(new TickLog(connectionString));
             // A type with few slots, to see admission order and limits.

@@ -40,45 +40,8 @@ internal sealed partial class FileOpExecutor
             return;
         }
 
-        foreach (var op in ops)
-        {
-            SafeFiles.RemoveTemps(Full(op.Target), jobTag, op.Seq);
-            var (from, to) = Ends(op);
-            // A copy's checksum is logged once it was copied; before that, the source's stands in (a copy leaves its source).
-            var expected = op.Sha256 ?? (op.Operation == FileOps.Copy ? TryHash(from, cancellationToken) : null);
-            var atTarget = expected is { } sha && File.Exists(to) && (await LibraryFiles.HashAsync(to, cancellationToken)).AsSpan().SequenceEqual(sha);
-            var atSource = File.Exists(from);
-            if (op.Operation == FileOps.UndoCopy)
-            {
-                op.Status = File.Exists(Full(op.Target)) ? FileOpStatus.Planned : FileOpStatus.Completed;
-            }
-            else if (op.Operation == FileOps.Copy)
-            {
-                op.Status = atTarget ? FileOpStatus.Completed : FileOpStatus.Planned;
-            }
-            else if (atTarget && atSource)
-            {
-                // Moved, but the old name is still there (the crash came between link and unlink): it goes now.
-                if ((await LibraryFiles.HashAsync(from, cancellationToken)).AsSpan().SequenceEqual(op.Sha256))
-                {
-                    using (await context.BeginEffectAsync())
-                    {
-                        File.Delete(from);
-                    }
-                }
-
-                op.Status = FileOpStatus.Completed;
-            }
-            else
-            {
-                op.Status = atTarget ? FileOpStatus.Completed : atSource ? FileOpStatus.Planned : FileOpStatus.Failed;
-                op.Error = op.Status == FileOpStatus.Failed ? "neither the source nor the target is there any more" : null;
-            }
-
-            Count(counters, "reconciled");
-        }
-
-        await log.UpdateAsync(context.JobId, ops, cancellationToken);
+        await new FileOpSettler(root, jobTag, log).SettleAsync(context.JobId, ops, context.BeginEffectAsync, cancellationToken);
+        Count(counters, "reconciled", ops.Count);
         context.Log(JobMessageLevel.Info, $"reconciled {ops.Count} operations an earlier run left in progress");
     }
 

@@ -8,7 +8,7 @@ internal sealed partial class FileOpExecutor
     private bool NeedsSourceChecksum(FileOp op) =>
         op.Operation is FileOps.Move or FileOps.UndoMove || op.Operation == FileOps.Copy && File.Exists(Full(op.Target));
 
-    private static byte[]? TryHash(string path, CancellationToken cancellationToken)
+    internal static byte[]? TryHash(string path, CancellationToken cancellationToken)
     {
         try
         {

@@ -268,6 +268,14 @@ public sealed partial class JobLifecycle
         }
     }
 
+    /// <summary>The state validator repaired something of this job (<paramref name="kind"/>): journaled; nothing else changes.</summary>
+    public JobDecision ValidatorRepaired(string kind, string detail)
+    {
+        Journal(JournalEntryTypes.ValidatorRepair, null, null, detail, JournalActors.Validator,
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["kind"] = kind }));
+        return JobDecision.Saved();
+    }
+
     private void Journal(string type, JobStatus? from, JobStatus? to, string? reason, string actor, string? data = null) =>
         State.Outbox.Add(new JobJournalEntry(JobId, ++State.JournalSeq, time.GetUtcNow(), type, from, to, reason, actor, silo, data));
 

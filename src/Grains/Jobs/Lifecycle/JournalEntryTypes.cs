@@ -14,6 +14,7 @@ public static class JournalEntryTypes
     public const string PausedForInvestigation = "paused_for_investigation";
     public const string EmergencyShutdown = "emergency_shutdown";
     public const string EmergencyCleanup = "emergency_cleanup";
+    public const string ValidatorRepair = "validator_repair";
 }
 
 /// <summary>Who caused a journal entry, besides API clients (<c>api:…</c>) and workers (<c>worker:…</c>).</summary>
@@ -21,6 +22,7 @@ public static class JournalActors
 {
     public const string System = "system";
     public const string Watchdog = "watchdog";
+    public const string Validator = "validator";
 
     public static string Worker(string? workerId) => $"worker:{workerId}";
 }

@@ -27,8 +27,11 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
             last_progress_at = excluded.last_progress_at, updated_at = excluded.updated_at,
             state_version = excluded.state_version, interruption = excluded.interruption,
             device_kind = excluded.device_kind
-        WHERE job_index.state_version < excluded.state_version
         """;
+
+    private const string NewerOnly = " WHERE job_index.state_version < excluded.state_version";
+
+    private const string ReadIndexSql = "SELECT status, state_version FROM job_index WHERE job_id = @id";
 
     private const string InsertJournalSql = """
         INSERT INTO job_journal (job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
@@ -64,9 +67,26 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
         return (indexRows, journalEntries);
     }
 
-    private static NpgsqlBatchCommand IndexCommand(List<JobIndexRow> rows)
+    /// <summary>The status and state version the job's index row shows; null when it has none.</summary>
+    public async Task<(string Status, long Version)?> ReadIndexAsync(string jobId, CancellationToken cancellationToken = default)
     {
-        var command = new NpgsqlBatchCommand(UpsertIndexSql);
+        await using var command = dataSource.CreateCommand(ReadIndexSql);
+        command.Parameters.AddWithValue("id", jobId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), reader.GetInt64(1)) : null;
+    }
+
+    /// <summary>Writes the row whatever version the stored one shows: a repair of a row that is wrong (the state validator's), never a projection.</summary>
+    public async Task ReplaceIndexRowAsync(JobIndexRow row, CancellationToken cancellationToken = default)
+    {
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(IndexCommand([row], replace: true));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static NpgsqlBatchCommand IndexCommand(List<JobIndexRow> rows, bool replace = false)
+    {
+        var command = new NpgsqlBatchCommand(replace ? UpsertIndexSql : UpsertIndexSql + NewerOnly);
         var p = command.Parameters;
         Text(p, "job_id", rows.Select(r => r.JobId));
         Text(p, "job_type", rows.Select(r => r.JobType));

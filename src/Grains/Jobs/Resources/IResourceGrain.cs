@@ -16,6 +16,13 @@ public interface IResourceGrain : IGrainWithStringKey
     [Alias("Release")]
     Task ReleaseAsync(string jobId);
 
+    /// <summary>
+    /// Asks every holder and waiter at once whether it still holds or awaits the resource; releases the
+    /// holders and removes the waiters that do not (dry: only reports them). The state validator's check.
+    /// </summary>
+    [Alias("Audit")]
+    Task<ResourceAudit> AuditAsync(bool dryRun);
+
     /// <summary>Holders and waiters, for tests and operators: <see cref="ResourceTicket.Position"/> is the queue's length.</summary>
     [Alias("Stats"), Orleans.Concurrency.ReadOnly]
     Task<ResourceTicket> GetStatsAsync();

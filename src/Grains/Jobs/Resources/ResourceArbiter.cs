@@ -143,6 +143,48 @@ public sealed partial class ResourceArbiter(
     }
 
     /// <summary>
+    /// Asks every holder and every waiter now, whenever last heard from: a holder that neither holds
+    /// nor awaits it is released, a waiter that no longer waits leaves the queue (dry: only reported).
+    /// Entries that changed while the jobs were asked are left alone; jobs that do not answer are left
+    /// for the next audit. The state validator's check of every resource.
+    /// </summary>
+    public async Task<ResourceAudit> AuditAsync(bool dryRun, CancellationToken cancellationToken)
+    {
+        if (!_holdersLoaded)
+        {
+            await LoadAsync(holders: true, cancellationToken);
+        }
+
+        var (holders, waiting) = Queue.Snapshot();
+        var released = new List<string>();
+        foreach (var batch in holders.Chunk(HolderProbeBatch))
+        {
+            var answers = await Task.WhenAll(batch.Select(h => AskAsync(h.JobId, cancellationToken)));
+            released.AddRange(batch.Where((h, i) => answers[i] == ResourceClaim.None && Queue.HeldSince(h.JobId, h.Stamp)).Select(h => h.JobId));
+        }
+
+        var removed = new List<string>();
+        foreach (var batch in waiting.Chunk(HolderProbeBatch))
+        {
+            var answers = await Task.WhenAll(batch.Select(w => AskAsync(w.JobId, cancellationToken)));
+            removed.AddRange(batch.Where((w, i) => answers[i] == ResourceClaim.None && Queue.WaitsSince(w.JobId, w.Arrival)).Select(w => w.JobId));
+        }
+
+        if (!dryRun && released.Count + removed.Count > 0)
+        {
+            foreach (var jobId in released.Concat(removed))
+            {
+                Queue.Remove(jobId);
+            }
+
+            LogAudited(logger, key.ToString(), released.Count, removed.Count);
+            Admit(except: null);
+        }
+
+        return new ResourceAudit(key.ToString(), released, removed);
+    }
+
+    /// <summary>
     /// Takes over the jobs the index shows holding (<paramref name="holders"/>) as holders and those it
     /// shows waiting as waiters. Entries the index shows wrongly are harmless: a job granted what it no
     /// longer waits for declines it, and the holder check frees what a job that ended held. Should the
@@ -220,6 +262,9 @@ public sealed partial class ResourceArbiter(
             return null;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Resource}: the audit released {Released} holder(s) that had ended or never existed and removed {Removed} waiter(s) that no longer waited")]
+    private static partial void LogAudited(ILogger logger, string resource, int released, int removed);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Resource} read from the job index: {Holders} holding, {Waiting} waiting ({Found} not known before)")]
     private static partial void LogLoaded(ILogger logger, string resource, int holders, int waiting, int found);

@@ -56,6 +56,13 @@ public sealed record ResourceTicket(
     [property: Id(5)] string? Refusal = null,
     [property: Id(6)] string? Assigned = null);
 
+/// <summary>What an audit of a resource found: holders released and waiters removed (or, dry, that would be).</summary>
+[GenerateSerializer, Immutable, Alias("OrleansJobs.ResourceAudit")]
+public sealed record ResourceAudit(
+    [property: Id(0)] string Resource,
+    [property: Id(1)] IReadOnlyList<string> ReleasedHolders,
+    [property: Id(2)] IReadOnlyList<string> RemovedWaiters);
+
 /// <summary>What a job says when its resource asks whether it still holds or awaits it.</summary>
 [GenerateSerializer, Alias("OrleansJobs.ResourceClaim")]
 public enum ResourceClaim

@@ -105,6 +105,13 @@ public sealed class ResourceLeases
     public List<(string JobId, long Stamp)> HoldersDue(DateTimeOffset now, TimeSpan age) =>
         [.. _holders.Where(h => now - h.Value.ConfirmedAt > age).Select(h => (h.Key, h.Value.Stamp))];
 
+    /// <summary>Every holder with its stamp, and every waiter with its arrival (which changes when it leaves the queue and comes back).</summary>
+    public (List<(string JobId, long Stamp)> Holders, List<(string JobId, long Arrival)> Waiting) Snapshot() =>
+        ([.. _holders.Select(h => (h.Key, h.Value.Stamp))], [.. _waiters.Values.Select(w => (w.JobId, w.Arrival))]);
+
+    /// <summary>Whether the job still waits since it arrived as <paramref name="arrival"/>.</summary>
+    public bool WaitsSince(string jobId, long arrival) => _waiters.TryGetValue(jobId, out var waiter) && waiter.Arrival == arrival;
+
     /// <summary>The stamp of the holder's last grant or confirmation; 0 when it holds nothing.</summary>
     public long StampOf(string jobId) => _holders.TryGetValue(jobId, out var holder) ? holder.Stamp : 0;
 

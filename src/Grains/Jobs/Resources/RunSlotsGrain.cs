@@ -55,6 +55,8 @@ public sealed class RunSlotsGrain(
         return Task.CompletedTask;
     }
 
+    Task<ResourceAudit> IResourceGrain.AuditAsync(bool dryRun) => _arbiter.AuditAsync(dryRun, CancellationToken.None);
+
     Task<string?> IRunSlotsGrain.ClaimNextAsync() => Task.FromResult(_arbiter.HandOutOnly ? _arbiter.Queue.TakeNext(time.GetUtcNow()) : null);
 
     Task<ResourceTicket> IResourceGrain.GetStatsAsync() =>
