@@ -29,8 +29,8 @@ public abstract partial class LeaderSchedule(
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Runs the task once; failures are logged and the next interval runs it again.</summary>
-    protected abstract Task RunOnceAsync(CancellationToken cancellationToken);
+    /// <summary>Runs the task once (<paramref name="reason"/>: "scheduled", or "silo start"); failures are logged and the next interval runs it again.</summary>
+    protected abstract Task RunOnceAsync(string reason, CancellationToken cancellationToken);
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
@@ -58,12 +58,12 @@ public abstract partial class LeaderSchedule(
         {
             if (RunAtStart)
             {
-                await RunIfLeaderAsync(cancellationToken);
+                await RunIfLeaderAsync("silo start", cancellationToken);
             }
 
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                await RunIfLeaderAsync(cancellationToken);
+                await RunIfLeaderAsync("scheduled", cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -72,7 +72,7 @@ public abstract partial class LeaderSchedule(
         }
     }
 
-    private async Task RunIfLeaderAsync(CancellationToken cancellationToken)
+    private async Task RunIfLeaderAsync(string reason, CancellationToken cancellationToken)
     {
         var leader = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).Min();
         if (!localSilo.SiloAddress.Equals(leader))
@@ -82,7 +82,7 @@ public abstract partial class LeaderSchedule(
 
         try
         {
-            await RunOnceAsync(cancellationToken);
+            await RunOnceAsync(reason, cancellationToken);
         }
         catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
         {

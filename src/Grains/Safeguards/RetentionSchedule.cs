@@ -12,8 +12,8 @@ public sealed class RetentionSchedule(
 
     protected override TimeSpan Interval => options.Value.Interval;
 
-    protected override Task RunOnceAsync(CancellationToken cancellationToken) =>
-        grains.GetGrain<IRetentionGrain>(0).RunAsync(new PurgeRequest("scheduled", "system", DryRun: false));
+    protected override Task RunOnceAsync(string reason, CancellationToken cancellationToken) =>
+        grains.GetGrain<IRetentionGrain>(0).RunAsync(new PurgeRequest(reason, "system", DryRun: false));
 }
 
 /// <summary>Runs the state validator when the silo starts and every <see cref="ValidatorOptions.ValidationInterval"/>, once per interval in the cluster.</summary>
@@ -25,8 +25,8 @@ public sealed class ValidatorSchedule(
 
     protected override TimeSpan Interval => options.Value.ValidationInterval;
 
-    protected override bool RunAtStart => true;
+    protected override bool RunAtStart => options.Value.ValidateAtStart;
 
-    protected override Task RunOnceAsync(CancellationToken cancellationToken) =>
-        grains.GetGrain<IStateValidatorGrain>(0).RunAsync(new ValidationRequest("scheduled", "system", DryRun: false));
+    protected override Task RunOnceAsync(string reason, CancellationToken cancellationToken) =>
+        grains.GetGrain<IStateValidatorGrain>(0).RunAsync(new ValidationRequest(reason, "system", DryRun: false));
 }

@@ -78,12 +78,17 @@ public sealed partial class StateValidatorGrain(
         var tally = new ValidatorTally();
         var cancellation = CancellationToken.None;
 
-        // Jobs of silos that are gone first: waking them is the recovery, and it rewrites their index rows.
+        // Jobs of silos that are gone first: waking them is the recovery, and it rewrites their index rows. A silo
+        // that joined a moment ago must not pass for gone: this silo's view of the membership catches up first.
+        await RefreshMembershipAsync();
         var gone = await RecoverySweep.FindJobsOfGoneSilosAsync(dataSource, membership, cancellation);
         await ForEachAsync(gone, async job =>
         {
-            var repaired = !dryRun && await grains.GetGrain<IValidatedJob>(job.JobId).RecoverAsync(job.Silo);
-            tally.Add(ValidatorFindings.JobOnGoneSilo, job.JobId, $"running or waiting on {job.Silo}, no longer an active member", repaired);
+            // Counted when the job confirms it: one the recovery sweep resumed meanwhile is not left on a gone silo any more.
+            if (dryRun || await grains.GetGrain<IValidatedJob>(job.JobId).RecoverAsync(job.Silo))
+            {
+                tally.Add(ValidatorFindings.JobOnGoneSilo, job.JobId, $"running or waiting on {job.Silo}, no longer an active member", !dryRun);
+            }
         });
 
         await ForEachAsync(await queries.IndexSuspectsAsync(settings.Settle, cancellation), async jobId =>
@@ -106,7 +111,7 @@ public sealed partial class StateValidatorGrain(
             {
                 foreach (var jobId in jobs)
                 {
-                    var detail = $"{what} {audit.Resource} although it had ended or did not exist: {(dryRun ? "would be" : "")} {(kind == ValidatorFindings.StaleHolder ? "released" : "removed from the queue")}";
+                    var detail = $"{what} {audit.Resource} although it had ended or did not exist: {(dryRun ? "would be " : "")}{(kind == ValidatorFindings.StaleHolder ? "released" : "removed from the queue")}";
                     tally.Add(kind, jobId, detail, !dryRun);
                     if (!dryRun)
                     {
@@ -137,6 +142,18 @@ public sealed partial class StateValidatorGrain(
 
         var jobs = await queries.CountJobsAsync(cancellation);
         return tally.ToRun(reason, dryRun, started, time.GetUtcNow(), jobs, silo.SiloAddress.ToParsableString());
+    }
+
+    private async Task RefreshMembershipAsync()
+    {
+        try
+        {
+            await membership.Refresh().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogMembershipNotRefreshed(logger, ex.GetType().Name);
+        }
     }
 
     /// <summary>Every resource that may hold or queue jobs: the run slots of every type, libraries, devices and the device pools.</summary>
@@ -170,6 +187,9 @@ public sealed partial class StateValidatorGrain(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "State validation ({Reason}, by {Actor}, dry run: {DryRun}): {Found} inconsistencies found, {Repaired} repaired ({Kinds})")]
     private static partial void LogRun(ILogger logger, string reason, string actor, bool dryRun, int found, int repaired, string kinds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "State validation: the membership table could not be read ({Error}); checking with this silo's view")]
+    private static partial void LogMembershipNotRefreshed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "State validation: checking {Item} failed; the next run checks it again")]
     private static partial void LogCheckFailed(ILogger logger, Exception exception, string item);

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
 using OrleansJobs.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -31,6 +33,12 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
         await ProcessCluster.WaitForReadyAsync(http, silos: 3);
         var ids = await SubmitAsync(http);
         output.WriteLine($"{Jobs} jobs submitted at {clock.Elapsed.TotalSeconds:0.0} s");
+
+        // The state validator, asked while every job runs and checkpoints on a healthy cluster, finds nothing.
+        await WaitForEffectsAsync(Jobs * Items / 10);
+        var healthy = await ValidateAsync(http);
+        output.WriteLine($"state validation of the busy cluster: {healthy}");
+        Assert.Equal(0, healthy.Found);
 
         // Two SIGKILLs of the busiest silo, restarted in between, then a SIGTERM of another.
         SiloProcess? lastRestarted = null;
@@ -97,6 +105,11 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
         Assert.True(await Database.ScalarAsync<int>(
             "SELECT count(*) FROM job_journal WHERE job_id = ANY(@ids) AND entry_type = 'handoff'", ("ids", ids)) > 0, "no job was handed over");
 
+        // After the kills, what the recovery did is consistent: the validator has nothing to repair.
+        var after = await Wait.ForAsync("a state validation that finds nothing", () => ValidateAsync(http), v => v.Found == 0, TimeSpan.FromSeconds(60),
+            poll: TimeSpan.FromSeconds(2));
+        output.WriteLine($"state validation after the kills: {after}");
+
         // Nothing left held: no job watched, no watchdog reminder, and all 50 run slots free.
         Assert.Equal(0, await Database.ScalarAsync<int>(
             "SELECT count(*) FROM grain_state WHERE watched_by IS NOT NULL AND grain_id = ANY(@ids)", ("ids", ids.Select(i => $"job/{i}").ToArray())));
@@ -115,6 +128,17 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
             describe: async () => string.Join("; ", await Database.QueryAsync(
                 "SELECT status || ' ' || count(*) || coalesce(': ' || min(queued_reason), '') FROM job_index WHERE job_id = ANY(@ids) GROUP BY status",
                 r => r.GetString(0), ("ids", probes.ToArray()))));
+    }
+
+    /// <summary>Runs the state validator through the API: what it found and repaired, in all, and by kind.</summary>
+    private static async Task<(int Found, int Repaired, string Kinds)> ValidateAsync(HttpClient http)
+    {
+        using var response = await http.PostAsJsonAsync("/api/admin/validator/run", new { dryRun = false });
+        response.EnsureSuccessStatusCode();
+        var run = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var found = run.GetProperty("found").EnumerateObject().ToList();
+        return (found.Sum(p => p.Value.GetInt32()), run.GetProperty("repaired").EnumerateObject().Sum(p => p.Value.GetInt32()),
+            string.Join(", ", found.Where(p => p.Value.GetInt32() > 0).Select(p => $"{p.Name} {p.Value}")) + " " + run.GetProperty("sample"));
     }
 
     private static async Task<string[]> SubmitAsync(HttpClient http)

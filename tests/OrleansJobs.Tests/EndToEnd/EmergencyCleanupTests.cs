@@ -35,6 +35,9 @@ public sealed class EmergencyCleanupTests(EmergencyCleanupFixture fixture) : ICl
         Assert.Equal(1, before.GetProperty("jobs").GetProperty("queued").GetInt64());
         Assert.Equal(1, before.GetProperty("jobs").GetProperty("paused").GetInt64());
         Assert.Equal(JsonValueKind.Null, before.GetProperty("lastEmergencyCleanup").ValueKind);
+        // The validator ran without being asked: when the silo started (and on its schedule).
+        await Wait.UntilAsync("the state validator's first run", async () => (await Http.GetFromJsonAsync<JsonElement>(
+            new Uri("/api/admin/validator", UriKind.Relative))).GetProperty("runs").GetInt64() >= 1);
 
         foreach (var (body, field) in new[] { ("{}", "confirm"), ("""{"confirm": "yes"}""", "confirm"), ("""{"confirm": "stop every job", "mode": "nuke"}""", "mode") })
         {
@@ -47,11 +50,18 @@ public sealed class EmergencyCleanupTests(EmergencyCleanupFixture fixture) : ICl
         Assert.Equal(1, dry.GetProperty("found").GetProperty("Running").GetInt32());
         Assert.Equal(1, dry.GetProperty("found").GetProperty("Queued").GetInt32());
         Assert.Equal(1, dry.GetProperty("found").GetProperty("Paused").GetInt32());
+        Assert.True(dry.GetProperty("validation").GetProperty("dryRun").GetBoolean());
         Assert.Equal("Running", (await GetAsync(running)).GetProperty("status").GetString());
 
         var run = await CleanupAsync("""{"confirm": "stop every job", "graceSeconds": 10}""");
         Assert.Equal(3, run.GetProperty("cancelled").GetInt32() + run.GetProperty("killed").GetInt32());
         Assert.Equal(0, run.GetProperty("stillActive").GetInt32());
+        // The state validator ran after the jobs stopped, and repaired what it found (nothing is left half-held).
+        var validation = run.GetProperty("validation");
+        Assert.False(validation.GetProperty("dryRun").GetBoolean());
+        Assert.Equal("emergency cleanup", validation.GetProperty("reason").GetString());
+        Assert.Equal(validation.GetProperty("found").EnumerateObject().Sum(k => k.Value.GetInt32()),
+            validation.GetProperty("repaired").EnumerateObject().Sum(k => k.Value.GetInt32()));
         foreach (var id in new[] { running, queued, paused })
         {
             var job = await GetAsync(id);
@@ -63,6 +73,9 @@ public sealed class EmergencyCleanupTests(EmergencyCleanupFixture fixture) : ICl
         var after = await Http.GetFromJsonAsync<JsonElement>(new Uri("/api/admin/safeguards/status", UriKind.Relative));
         var last = after.GetProperty("lastEmergencyCleanup");
         Assert.Equal(3, last.GetProperty("cancelled").GetInt32() + last.GetProperty("killed").GetInt32());
+        var validator = after.GetProperty("validator");
+        Assert.True(validator.GetProperty("lastRun").GetProperty("reason").GetString() is "emergency cleanup" or "scheduled"); // a scheduled run may follow
+        Assert.True(validator.GetProperty("runs").GetInt64() >= 1);
         await Wait.UntilAsync("the index to show no active job", async () =>
             await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM job_index WHERE status IN ('Running', 'Queued', 'Paused', 'Cancelling', 'Pausing')") == 0);
 

@@ -54,7 +54,8 @@ public sealed class StateValidatorTests(AdoNetClusterFixture fixture) : IDisposa
         {
             findings.AddRange((await Grains.GetGrain<IStateValidatorGrain>(0).RunAsync(new ValidationRequest("test", "test", DryRun: false))).Sample);
             return findings.Select(f => f.Subject).Intersect([wrong, missing, orphan]).Count() == 3;
-        }, TimeSpan.FromSeconds(30));
+        }, TimeSpan.FromSeconds(30), async () => $"found {string.Join("; ", findings)}; index rows: " + string.Join("; ", await Database.QueryAsync(
+            "SELECT job_id || ' ' || status || ' v' || state_version FROM job_index WHERE job_id = ANY(@ids)", r => r.GetString(0), ("ids", new[] { wrong, missing, orphan }))));
 
         Assert.Contains(findings, f => f is { Kind: ValidatorFindings.IndexMismatch, Repaired: true } && f.Subject == wrong);
         Assert.Contains(findings, f => f is { Kind: ValidatorFindings.IndexMissing, Repaired: true } && f.Subject == missing);
@@ -119,7 +120,9 @@ public sealed class StateValidatorTests(AdoNetClusterFixture fixture) : IDisposa
 
         var run = await Grains.GetGrain<IStateValidatorGrain>(0).RunAsync(new ValidationRequest("test", "test", DryRun: false));
 
-        Assert.Contains(run.Sample, f => f is { Kind: ValidatorFindings.StaleHolder, Repaired: true } && f.Subject == ghost);
+        var stats = await slots.GetStatsAsync();
+        Assert.True(run.Sample.Any(f => f is { Kind: ValidatorFindings.StaleHolder, Repaired: true } && f.Subject == ghost),
+            $"found {string.Join(", ", run.Found.Where(f => f.Value > 0))}; slots now {stats}; {string.Join("; ", run.Sample)}");
         Assert.Contains(run.Sample, f => f is { Kind: ValidatorFindings.StaleWaiter, Repaired: true } && f.Subject == ghostWaiter);
         Assert.Equal(2, run.Sample.Count(f => f is { Kind: ValidatorFindings.StaleHolder, Repaired: true } && f.Subject == ended));
         await WaitForAsync(blocked, JobStatus.Completed);

@@ -20,7 +20,8 @@ public interface IResourceGrain : IGrainWithStringKey
     /// Asks every holder and waiter at once whether it still holds or awaits the resource; releases the
     /// holders and removes the waiters that do not (dry: only reports them). The state validator's check.
     /// </summary>
-    [Alias("Audit")]
+    /// <remarks>Interleaves with requests and releases (it waits for the jobs' answers, as the holder check does).</remarks>
+    [Alias("Audit"), Orleans.Concurrency.AlwaysInterleave]
     Task<ResourceAudit> AuditAsync(bool dryRun);
 
     /// <summary>Holders and waiters, for tests and operators: <see cref="ResourceTicket.Position"/> is the queue's length.</summary>

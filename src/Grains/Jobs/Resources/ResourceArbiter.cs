@@ -31,6 +31,9 @@ public sealed partial class ResourceArbiter(
     /// <summary>How long the holder check waits for one job's answer (a job on a silo not yet declared dead may not answer).</summary>
     private static readonly TimeSpan HolderProbeTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long an audit waits before it asks the jobs that claimed nothing once more.</summary>
+    internal static readonly TimeSpan AuditRecheck = TimeSpan.FromSeconds(2);
+
     /// <summary>At most this many holders are asked at once.</summary>
     private const int HolderProbeBatch = 100;
 
@@ -156,18 +159,14 @@ public sealed partial class ResourceArbiter(
         }
 
         var (holders, waiting) = Queue.Snapshot();
-        var released = new List<string>();
-        foreach (var batch in holders.Chunk(HolderProbeBatch))
+        var released = await NotClaimingAsync(holders, Queue.HeldSince, cancellationToken);
+        var removed = await NotClaimingAsync(waiting, Queue.WaitsSince, cancellationToken);
+        if (released.Count + removed.Count > 0)
         {
-            var answers = await Task.WhenAll(batch.Select(h => AskAsync(h.JobId, cancellationToken)));
-            released.AddRange(batch.Where((h, i) => answers[i] == ResourceClaim.None && Queue.HeldSince(h.JobId, h.Stamp)).Select(h => h.JobId));
-        }
-
-        var removed = new List<string>();
-        foreach (var batch in waiting.Chunk(HolderProbeBatch))
-        {
-            var answers = await Task.WhenAll(batch.Select(w => AskAsync(w.JobId, cancellationToken)));
-            removed.AddRange(batch.Where((w, i) => answers[i] == ResourceClaim.None && Queue.WaitsSince(w.JobId, w.Arrival)).Select(w => w.JobId));
+            // A job that has just ended answers None before its release arrives: ask again once that had time to come.
+            await Task.Delay(AuditRecheck, time, cancellationToken);
+            released = await NotClaimingAsync([.. holders.Where(h => released.Contains(h.JobId))], Queue.HeldSince, cancellationToken);
+            removed = await NotClaimingAsync([.. waiting.Where(w => removed.Contains(w.JobId))], Queue.WaitsSince, cancellationToken);
         }
 
         if (!dryRun && released.Count + removed.Count > 0)
@@ -182,6 +181,20 @@ public sealed partial class ResourceArbiter(
         }
 
         return new ResourceAudit(key.ToString(), released, removed);
+    }
+
+    /// <summary>The jobs among <paramref name="entries"/> that neither hold nor await this resource and are still <paramref name="unchanged"/> here.</summary>
+    private async Task<List<string>> NotClaimingAsync(IReadOnlyList<(string JobId, long Since)> entries, Func<string, long, bool> unchanged,
+        CancellationToken cancellationToken)
+    {
+        var found = new List<string>();
+        foreach (var batch in entries.Chunk(HolderProbeBatch))
+        {
+            var answers = await Task.WhenAll(batch.Select(e => AskAsync(e.JobId, cancellationToken)));
+            found.AddRange(batch.Where((e, i) => answers[i] == ResourceClaim.None && unchanged(e.JobId, e.Since)).Select(e => e.JobId));
+        }
+
+        return found;
     }
 
     /// <summary>

@@ -26,7 +26,7 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
         "GetRecoveryStatus", "TriggerRecovery", "Liveness", "Readiness", "GetJobOperations",
         "CreateLibrary", "ListLibraries", "GetLibrary", "UpdateLibrary", "DeleteLibrary", "GetLibraryCatalog",
         "RegisterDevice", "ListDevices", "GetDevice", "UpdateDevice", "RemoveDevice", "DeviceHeartbeat", "DeviceFault", "RequestDeviceCheck",
-        "GetRetentionStatus", "RunRetention", "PurgeJobs", "PurgeJob", "EmergencyCleanup", "GetSafeguardsStatus",
+        "GetRetentionStatus", "RunRetention", "PurgeJobs", "PurgeJob", "EmergencyCleanup", "GetSafeguardsStatus", "GetValidatorStatus", "RunValidator",
     ];
 
     public static TheoryData<string> Endpoints { get; } = new(EndpointIds);
