@@ -54,6 +54,15 @@ public sealed class JobState : StoredJob, IWatchedState
     [JsonIgnore]
     public string? WatchedBy => Exists && Status is JobStatus.Queued or JobStatus.Running or JobStatus.Cancelling or JobStatus.Pausing ? ActiveSilo : null;
 
+    /// <summary>Status and version (<c>Completed@7</c>), or <c>absent</c>: what the job's index row must show.</summary>
+    [JsonIgnore]
+    public string Summary => StateSummary(Exists, Status, Version);
+
+    string? IWatchedState.Summary => Summary;
+
+    /// <summary>The summary of a job's state, as <c>grain_state.summary</c> holds it.</summary>
+    public static string StateSummary(bool exists, JobStatus status, long version) => exists ? $"{status}@{version}" : "absent";
+
     /// <summary>Sequence number of the last journal entry.</summary>
     public long JournalSeq { get; set; }
 

@@ -77,6 +77,7 @@ public sealed partial class StateValidatorGrain(
         var settings = options.Value;
         var tally = new ValidatorTally();
         var cancellation = CancellationToken.None;
+        var phases = new PhaseClock(time);
 
         // Jobs of silos that are gone first: waking them is the recovery, and it rewrites their index rows. A silo
         // that joined a moment ago must not pass for gone: this silo's view of the membership catches up first.
@@ -91,6 +92,7 @@ public sealed partial class StateValidatorGrain(
             }
         });
 
+        phases.Mark("gone silos");
         await ForEachAsync(await queries.IndexSuspectsAsync(settings.Settle, cancellation), async jobId =>
         {
             var check = await grains.GetGrain<IValidatedJob>(jobId).CheckIndexAsync(dryRun);
@@ -100,6 +102,7 @@ public sealed partial class StateValidatorGrain(
             }
         });
 
+        phases.Mark("index");
         await ForEachAsync(await ResourcesAsync(cancellation), async resource =>
         {
             var audit = await resource.AuditAsync(dryRun);
@@ -121,6 +124,7 @@ public sealed partial class StateValidatorGrain(
             }
         });
 
+        phases.Mark("resources");
         await ForEachAsync(await queries.StaleRemindersAsync(cluster.Value.ServiceId, settings.Settle, cancellation), async jobId =>
         {
             if (await grains.GetGrain<IValidatedJob>(jobId).RemoveStaleReminderAsync(dryRun))
@@ -129,18 +133,26 @@ public sealed partial class StateValidatorGrain(
             }
         });
 
+        phases.Mark("reminders");
         foreach (var (kind, rows) in await queries.OrphanRowsAsync(dryRun, settings.Settle, cancellation))
         {
             tally.AddRows(kind, rows, !dryRun);
         }
 
+        phases.Mark("orphan rows");
         await ForEachAsync(await queries.OperationsInProgressAsync(settings.Settle, cancellation), async job =>
         {
             var settled = dryRun ? null : await grains.GetGrain<IValidatedJob>(job.JobId).SettleOperationsAsync();
             tally.Add(ValidatorFindings.OperationsInProgress, job.JobId, $"{job.Count} file operation(s) left in progress by an ended job", settled > 0, job.Count);
         });
 
+        phases.Mark("file operations");
         var jobs = await queries.CountJobsAsync(cancellation);
+        if (phases.Total >= TimeSpan.FromSeconds(1))
+        {
+            LogSlowRun(logger, reason, jobs, phases.Total.TotalSeconds, phases.ToString());
+        }
+
         return tally.ToRun(reason, dryRun, started, time.GetUtcNow(), jobs, silo.SiloAddress.ToParsableString());
     }
 
@@ -187,6 +199,9 @@ public sealed partial class StateValidatorGrain(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "State validation ({Reason}, by {Actor}, dry run: {DryRun}): {Found} inconsistencies found, {Repaired} repaired ({Kinds})")]
     private static partial void LogRun(ILogger logger, string reason, string actor, bool dryRun, int found, int repaired, string kinds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "State validation ({Reason}) of {Jobs} jobs took {Seconds:0.00} s: {Phases}")]
+    private static partial void LogSlowRun(ILogger logger, string reason, long jobs, double seconds, string phases);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "State validation: the membership table could not be read ({Error}); checking with this silo's view")]
     private static partial void LogMembershipNotRefreshed(ILogger logger, string error);

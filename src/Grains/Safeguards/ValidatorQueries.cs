@@ -11,20 +11,22 @@ namespace OrleansJobs.Safeguards;
 /// </summary>
 public sealed class ValidatorQueries(NpgsqlDataSource dataSource)
 {
-    // Jobs whose index row disagrees with their state (status or version), that have a state and no row,
-    // or a row and no state. The state is JSON: its Exists, Status and Version members are what is compared.
+    // Jobs whose index row disagrees with their state (status or version), that have a state and no row, or a
+    // row and no state. The state's summary column says "Status@Version" or "absent"; a row written before that
+    // column existed has its JSON read instead.
     private const string IndexSuspectsSql = $"""
         WITH s AS (
-            SELECT substr(grain_id, 5) AS job_id, modified_on, convert_from(payload, 'UTF8')::jsonb AS p
+            SELECT substr(grain_id, 5) AS job_id, modified_on, coalesce(summary, (
+                SELECT CASE WHEN coalesce((p ->> 'Exists')::boolean, false) THEN (p ->> 'Status') || '@' || (p ->> 'Version') ELSE 'absent' END
+                FROM (SELECT convert_from(payload, 'UTF8')::jsonb AS p) parsed)) AS summary
             FROM grain_state WHERE state_name = '{StoredJob.StateName}'
         )
         SELECT coalesce(j.job_id, s.job_id)
         FROM job_index j FULL JOIN s ON s.job_id = j.job_id
         WHERE CASE
-            WHEN s.job_id IS NULL OR NOT coalesce((s.p ->> 'Exists')::boolean, false) THEN j.job_id IS NOT NULL AND j.updated_at < now() - @settle
+            WHEN s.job_id IS NULL OR s.summary = 'absent' THEN j.job_id IS NOT NULL AND j.updated_at < now() - @settle
             WHEN j.job_id IS NULL THEN s.modified_on < now() - @settle
-            ELSE s.modified_on < now() - @settle
-                AND (j.status IS DISTINCT FROM s.p ->> 'Status' OR j.state_version IS DISTINCT FROM (s.p ->> 'Version')::bigint)
+            ELSE s.modified_on < now() - @settle AND j.status || '@' || j.state_version IS DISTINCT FROM s.summary
         END
         """;
 

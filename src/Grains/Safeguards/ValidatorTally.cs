@@ -43,6 +43,25 @@ internal sealed class ValidatorTally
     }
 }
 
+/// <summary>How long each check of a run took, for the log.</summary>
+internal sealed class PhaseClock(TimeProvider time)
+{
+    private readonly long _started = time.GetTimestamp();
+    private readonly List<(string Phase, TimeSpan Took)> _phases = [];
+    private long _last = time.GetTimestamp();
+
+    public TimeSpan Total => time.GetElapsedTime(_started);
+
+    public void Mark(string phase)
+    {
+        var now = time.GetTimestamp();
+        _phases.Add((phase, time.GetElapsedTime(_last, now)));
+        _last = now;
+    }
+
+    public override string ToString() => string.Join(", ", _phases.Select(p => $"{p.Phase} {p.Took.TotalSeconds:0.00} s"));
+}
+
 /// <summary>The validator's durable state: its last repairing run and the totals of every run.</summary>
 public sealed class ValidatorState
 {

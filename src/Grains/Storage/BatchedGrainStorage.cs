@@ -16,6 +16,9 @@ public interface IWatchedState
 {
     /// <summary>The silo (parsable address) answerable for this grain, or null when nothing must happen to it.</summary>
     string? WatchedBy { get; }
+
+    /// <summary>What the state says in a few words (<c>grain_state.summary</c>), for checks that must not read every state's JSON; null: nothing.</summary>
+    string? Summary => null;
 }
 
 /// <summary>Options of <see cref="BatchedGrainStorage"/>.</summary>
@@ -54,18 +57,18 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
         WITH fence AS (
             SELECT {SiloMembershipRow.NotDeadSql} AS alive
         ), input AS (
-            SELECT * FROM unnest(@grain_id, @state_name, @expected, @payload, @watched_by)
-                WITH ORDINALITY AS t(grain_id, state_name, expected, payload, watched_by, i)
+            SELECT * FROM unnest(@grain_id, @state_name, @expected, @payload, @watched_by, @summary)
+                WITH ORDINALITY AS t(grain_id, state_name, expected, payload, watched_by, summary, i)
         ), updated AS (
             UPDATE grain_state s
-            SET payload = input.payload, watched_by = input.watched_by, version = s.version + 1, modified_on = now()
+            SET payload = input.payload, watched_by = input.watched_by, summary = input.summary, version = s.version + 1, modified_on = now()
             FROM input
             WHERE input.expected IS NOT NULL AND s.grain_id = input.grain_id AND s.state_name = input.state_name
               AND s.version = input.expected AND (SELECT alive FROM fence)
             RETURNING input.i, s.version
         ), inserted AS (
-            INSERT INTO grain_state (grain_id, state_name, version, payload, watched_by)
-            SELECT grain_id, state_name, 1, payload, watched_by FROM input WHERE expected IS NULL AND (SELECT alive FROM fence)
+            INSERT INTO grain_state (grain_id, state_name, version, payload, watched_by, summary)
+            SELECT grain_id, state_name, 1, payload, watched_by, summary FROM input WHERE expected IS NULL AND (SELECT alive FROM fence)
             ON CONFLICT DO NOTHING
             RETURNING grain_id, state_name, version
         )
@@ -131,8 +134,8 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var payload = _serializer.Serialize(grainState.State).ToArray();
-        var watchedBy = (grainState.State as IWatchedState)?.WatchedBy;
-        var operation = new Operation(grainId.ToString(), stateName, ParseEtag(grainState.ETag), payload, watchedBy);
+        var watched = grainState.State as IWatchedState;
+        var operation = new Operation(grainId.ToString(), stateName, ParseEtag(grainState.ETag), payload, watched?.WatchedBy) { Summary = watched?.Summary };
         ObjectDisposedException.ThrowIf(!_writes.Writer.TryWrite(operation), this);
 
         var (version, _) = await operation.Done.Task;
@@ -280,6 +283,10 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
         {
             Value = batch.Select(o => o.WatchedBy).ToArray(),
         });
+        command.Parameters.Add(new NpgsqlParameter("summary", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+        {
+            Value = batch.Select(o => o.Summary).ToArray(),
+        });
         AddFenceParameters(command);
         var written = new int?[batch.Count];
         await using (var reader = await command.ExecuteReaderAsync())
@@ -325,6 +332,8 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
     private sealed class Operation(string grainId, string stateName, int? expected, byte[]? payload, string? watchedBy)
     {
         public string? WatchedBy { get; } = watchedBy;
+
+        public string? Summary { get; init; }
 
         public string GrainId { get; } = grainId;
 
