@@ -58,6 +58,7 @@ public sealed partial class RetentionGrain(
         var limit = request.Filter?.Limit ?? int.MaxValue;
         var (candidates, purged, skipped, failed) = (0, 0, 0, 0);
         var sample = new List<string>();
+        var pace = request.Filter is null && settings.MaxJobsPerSecond is > 0 and var rate ? new Pace(rate, time) : null;
         (DateTimeOffset At, string Id)? after = null;
         while (candidates < limit)
         {
@@ -78,6 +79,11 @@ public sealed partial class RetentionGrain(
             var outcomes = new List<JobPurgeOutcome?>();
             await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = settings.Parallelism }, async (candidate, _) =>
             {
+                if (pace is not null)
+                {
+                    await pace.NextAsync();
+                }
+
                 var outcome = await PurgeOneAsync(candidate.Id, request.Actor);
                 lock (outcomes)
                 {
@@ -180,4 +186,18 @@ public sealed partial class RetentionGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Purge: job {JobId} could not be reached; the next run tries it again")]
     private static partial void LogPurgeFailed(ILogger logger, Exception exception, string jobId);
+
+    /// <summary>Spaces the deletions evenly at <c>rate</c> per second from the run's start: each waits for its turn.</summary>
+    private sealed class Pace(int rate, TimeProvider time)
+    {
+        private readonly long _started = time.GetTimestamp();
+        private long _issued;
+
+        public Task NextAsync()
+        {
+            var due = TimeSpan.FromSeconds((double)(Interlocked.Increment(ref _issued) - 1) / rate);
+            var wait = due - time.GetElapsedTime(_started);
+            return wait > TimeSpan.Zero ? Task.Delay(wait, time) : Task.CompletedTask;
+        }
+    }
 }

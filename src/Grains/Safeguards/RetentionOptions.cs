@@ -17,4 +17,10 @@ public sealed class RetentionOptions
 
     /// <summary>Jobs deleted at once within a batch.</summary>
     public int Parallelism { get; set; } = 8;
+
+    /// <summary>
+    /// The pace of a policy run (scheduled or requested), so that it leaves the cluster's work room; null: as
+    /// fast as it goes. An admin's filtered purge is never paced.
+    /// </summary>
+    public int? MaxJobsPerSecond { get; set; } = 300;
 }

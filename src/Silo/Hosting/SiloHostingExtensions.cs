@@ -101,7 +101,8 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<JobPurgeStore>();
         silo.Services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Retention"))
             .Validate(o => o.Retention > TimeSpan.Zero && o.Interval >= TimeSpan.FromSeconds(1) && o.BatchSize is >= 1 and <= 10_000 && o.Parallelism is >= 1 and <= 64
-                && o.MaxPastJobsPerType is null or >= 0, "Retention: Retention > 0, Interval >= 1 s, BatchSize 1..10000, Parallelism 1..64, MaxPastJobsPerType >= 0")
+                && o.MaxPastJobsPerType is null or >= 0 && o.MaxJobsPerSecond is null or >= 0,
+                "Retention: Retention > 0, Interval >= 1 s, BatchSize 1..10000, Parallelism 1..64, MaxPastJobsPerType >= 0, MaxJobsPerSecond >= 0")
             .ValidateOnStart();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetentionSchedule>();
         // The state validator (section Validator), run on one silo when it starts and every Validator:ValidationInterval.
