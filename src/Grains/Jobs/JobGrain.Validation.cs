@@ -8,7 +8,7 @@ namespace OrleansJobs.Jobs;
 /// <summary>The job's answers to the state validator: each check looks at the job's own state again before it repairs.</summary>
 public sealed partial class JobGrain : IValidatedJob
 {
-    async Task<JobCheck> IValidatedJob.CheckIndexAsync(bool dryRun)
+    async Task<JobCheck> IValidatedJob.CheckIndexAsync(bool dryRun, TimeSpan settle)
     {
         var row = await index.ReadIndexAsync(JobId);
         var job = state.State;
@@ -28,9 +28,10 @@ public sealed partial class JobGrain : IValidatedJob
                 $"an index row ({orphan.Status}, version {orphan.Version}) of a job that has no state: deleted with its journal and file operations");
         }
 
-        if (job.Outbox.Count > 0 || row is { } same && same.Status == job.Status.ToString() && same.Version == job.Version)
+        if (job.Outbox.Count > 0 || time.GetUtcNow() - job.UpdatedAt < settle
+            || row is { } same && same.Status == job.Status.ToString() && same.Version == job.Version)
         {
-            return JobCheck.Consistent; // equal, or its projection is on the way
+            return JobCheck.Consistent; // equal, or its projection is on the way (written since the validator's query)
         }
 
         var (kind, detail) = row is { } shown

@@ -8,9 +8,12 @@ namespace OrleansJobs.Safeguards;
 [Alias("OrleansJobs.IValidatedJob")]
 public interface IValidatedJob : IGrainWithStringKey
 {
-    /// <summary>Compares the job's index row with its state; rewrites it from the state, or deletes the rows of a job that has none.</summary>
+    /// <summary>
+    /// Compares the job's index row with its state; rewrites it from the state, or deletes the rows of a job that has none.
+    /// A state stored within <paramref name="settle"/> is not judged: its projection may still be on its way.
+    /// </summary>
     [Alias("CheckIndex")]
-    Task<JobCheck> CheckIndexAsync(bool dryRun);
+    Task<JobCheck> CheckIndexAsync(bool dryRun, TimeSpan settle);
 
     /// <summary>
     /// The job was left running or waiting on <paramref name="goneSilo"/>, which is no longer an active member:

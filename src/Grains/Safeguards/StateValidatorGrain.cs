@@ -95,7 +95,7 @@ public sealed partial class StateValidatorGrain(
         phases.Mark("gone silos");
         await ForEachAsync(await queries.IndexSuspectsAsync(settings.Settle, cancellation), async jobId =>
         {
-            var check = await grains.GetGrain<IValidatedJob>(jobId).CheckIndexAsync(dryRun);
+            var check = await grains.GetGrain<IValidatedJob>(jobId).CheckIndexAsync(dryRun, settings.Settle);
             if (check.Kind is { } kind)
             {
                 tally.Add(kind, jobId, check.Detail, check.Repaired);
