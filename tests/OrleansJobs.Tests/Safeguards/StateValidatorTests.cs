@@ -210,6 +210,41 @@ public sealed class StateValidatorTests(AdoNetClusterFixture fixture) : IDisposa
     }
 
     [Fact]
+    public async Task AnOrganizeJobKilledMidBatch_LeavesOperationsInProgress_WhichTheValidatorSettles_EveryFileInExactlyOnePlace()
+    {
+        var (library, tree) = await NewLibraryAsync(files: 1500);
+        var original = LibraryTree.Snapshot(tree.Root).Where(LibraryTree.IsFile).ToDictionary(e => e.Key, e => e.Value.Split(' ')[2]);
+        var job = (await Grains.GetGrain<IJobGrain>(Guid.NewGuid().ToString()).SubmitAsync(
+            new JobSubmission("organize", """{"target": "organized", "mode": "move"}""", 0, 1, null, null, null, "test", null, library))).Job!.Id;
+        var grain = Grains.GetGrain<IJobGrain>(job);
+        await Wait.ForAsync("organize to move some files", () => grain.GetAsync(), j => j!.Progress.Processed >= 100);
+
+        // A kill stops the run where it stands: the batch being copied stays marked in progress, its copies temporary files.
+        Assert.Equal(JobStatus.Killed, (await grain.ControlAsync(new JobControl(JobAction.Kill, "test", "mid-batch", false))).Job!.Status);
+        var inProgress = await Database.ScalarAsync<int>("SELECT count(*)::int FROM file_operations WHERE job_id = @id AND status = 'in_progress'", ("id", job));
+        Assert.True(inProgress > 0, "the kill came between two batches: nothing was left in progress");
+
+        var run = await RunUntilFoundAsync(ValidatorFindings.OperationsInProgress, job);
+
+        Assert.Equal(inProgress, run.Repaired[ValidatorFindings.OperationsInProgress]);
+        Assert.Equal(0, await Database.ScalarAsync<int>("SELECT count(*)::int FROM file_operations WHERE job_id = @id AND status = 'in_progress'", ("id", job)));
+        var files = LibraryTree.Snapshot(tree.Root).Where(LibraryTree.IsFile).ToDictionary(e => e.Key, e => e.Value.Split(' ')[2]);
+        Assert.DoesNotContain(files.Keys, f => f.EndsWith(".orleansjobs-tmp", StringComparison.Ordinal));
+        var ops = await Database.QueryAsync("SELECT source_path, target_path, status FROM file_operations WHERE job_id = @id",
+            r => (Source: r.GetString(0), Target: r.GetString(1), Status: r.GetString(2)), ("id", job));
+        Assert.Equal(original.Count, files.Count); // every file in exactly one place: moved, or not yet
+        foreach (var op in ops)
+        {
+            var (at, gone) = op.Status == "completed" ? (op.Target, op.Source) : (op.Source, op.Target);
+            Assert.True(op.Status is "completed" or "planned", $"{op.Source}: {op.Status}");
+            Assert.Equal(original[op.Source], files[at]);
+            Assert.False(files.ContainsKey(gone), $"{op.Source} ({op.Status}) is also at {gone}");
+        }
+
+        Assert.Contains(await JournalWithRepairsAsync(job), e => e.Type == "validator_repair" && e.Reason!.Contains($"{inProgress} file operation", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task ABusyConsistentSystem_IsNeverChanged()
     {
         var running = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => SubmitAsync("""{"items": 400, "itemMs": 25}""")));
@@ -280,10 +315,10 @@ public sealed class StateValidatorTests(AdoNetClusterFixture fixture) : IDisposa
         Wait.ForAsync($"{repairs} validator repair(s) in the journal of {job}", () => JournalAsync(job),
             rows => rows.Count(r => r.Type == "validator_repair") >= repairs, TimeSpan.FromSeconds(10));
 
-    private async Task<(string Id, LibraryTree Tree)> NewLibraryAsync()
+    private async Task<(string Id, LibraryTree Tree)> NewLibraryAsync(int files = 12)
     {
         var id = $"lib-{Guid.NewGuid():N}"[..20];
-        var tree = LibraryTree.Generate(fixture.LibrariesBase, id, 12, 0, fixture.Outside);
+        var tree = LibraryTree.Generate(fixture.LibrariesBase, id, files, 0, fixture.Outside);
         _trees.Add(tree);
         var created = await Grains.GetGrain<ILibraryGrain>(id).CreateAsync(new LibraryDefinition("validator", tree.Root, new()), "test");
         Assert.Equal(LibraryOutcome.Created, created.Outcome);
