@@ -173,12 +173,15 @@ public sealed partial class StateValidatorGrain(
     {
         var found = await queries.ResourcesAsync(cancellationToken);
         var types = registry.Names.Concat(found.Where(r => r.Kind == "slots").Select(r => r.Key)).Distinct(StringComparer.Ordinal);
+        // Every kind a job type runs on has a pool, whether or not a device of the kind is registered.
+        var kinds = registry.Names.Select(n => registry.TryGet(n, out var r) ? r.Options.DeviceKind : null).OfType<string>()
+            .Concat(found.Where(r => r.Kind == "pool").Select(r => r.Key)).Distinct(StringComparer.Ordinal);
         return
         [
             .. types.Select(type => (IResourceGrain)grains.GetGrain<IRunSlotsGrain>(type)),
             .. found.Where(r => r.Kind == "library").Select(r => (IResourceGrain)grains.GetGrain<ILibraryLockGrain>(r.Key)),
             .. found.Where(r => r.Kind == "device").Select(r => (IResourceGrain)grains.GetGrain<IDeviceOwnershipGrain>(r.Key)),
-            .. found.Where(r => r.Kind == "pool").Select(r => (IResourceGrain)grains.GetGrain<IDevicePoolGrain>(r.Key)),
+            .. kinds.Select(kind => (IResourceGrain)grains.GetGrain<IDevicePoolGrain>(kind)),
         ];
     }
 

@@ -118,8 +118,14 @@ public sealed class StateValidatorTests(AdoNetClusterFixture fixture) : IDisposa
         await Grains.GetGrain<IDeviceGrain>(device).RegisterAsync(new DeviceDefinition("plotter", "validator test", "{}"), "test");
         Assert.True((await Grains.GetGrain<IDeviceOwnershipGrain>(device).RequestAsync(ended, 0, DateTimeOffset.UtcNow)).Granted);
 
+        // A job that never existed waits in the pool of plotters (none is online to take it).
+        var poolGhost = $"ghost-pool-{Guid.NewGuid():N}";
+        Assert.False((await Grains.GetGrain<IDevicePoolGrain>("plotter").RequestAsync(poolGhost, 0, DateTimeOffset.UtcNow)).Granted);
+
         var run = await Grains.GetGrain<IStateValidatorGrain>(0).RunAsync(new ValidationRequest("test", "test", DryRun: false));
 
+        Assert.Contains(run.Sample, f => f is { Kind: ValidatorFindings.StaleWaiter, Repaired: true } && f.Subject == poolGhost);
+        Assert.Equal(0, (await Grains.GetGrain<IDevicePoolGrain>("plotter").GetStatsAsync()).Position);
         var stats = await slots.GetStatsAsync();
         Assert.True(run.Sample.Any(f => f is { Kind: ValidatorFindings.StaleHolder, Repaired: true } && f.Subject == ghost),
             $"found {string.Join(", ", run.Found.Where(f => f.Value > 0))}; slots now {stats}; {string.Join("; ", run.Sample)}");
