@@ -27,6 +27,7 @@ public sealed partial class JobGrain(
     JobHandlerRegistry handlers,
     ProjectionBatcher projections,
     JobPurgeStore purges,
+    JobImportStore imports,
     SiloLiveness liveness,
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
@@ -53,12 +54,7 @@ public sealed partial class JobGrain(
     {
         _life = NewLifecycle();
         _runs = new JobRunHost(JobId, handlers, liveness, time, logger);
-        _writer = new JobStateWriter(JobId, state, projections, liveness, SiloName, time, logger)
-        {
-            IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
-            Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
-            Flushed = AfterSaveAsync,
-        };
+        _writer = NewWriter();
         _watchdog = new WatchdogReminder(this, () => state.State, Watch, JobId, logger);
         if (!state.State.Exists)
         {
@@ -297,6 +293,13 @@ public sealed partial class JobGrain(
         {
             DefaultStallTimeout = Watch.StallTimeout,
         };
+
+    private JobStateWriter NewWriter() => new(JobId, state, projections, liveness, SiloName, time, logger)
+    {
+        IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
+        Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
+        Flushed = AfterSaveAsync,
+    };
 
     /// <summary>The job as last stored, with the live run's progress and messages; null when it does not exist.</summary>
     private JobSnapshot? Live() => _saved switch

@@ -14,6 +14,7 @@ public static class JournalEntryTypes
     public const string PausedForInvestigation = "paused_for_investigation";
     public const string EmergencyShutdown = "emergency_shutdown";
     public const string EmergencyCleanup = "emergency_cleanup";
+    public const string Imported = "imported";
 }
 
 /// <summary>Who caused a journal entry, besides API clients (<c>api:…</c>) and workers (<c>worker:…</c>).</summary>
