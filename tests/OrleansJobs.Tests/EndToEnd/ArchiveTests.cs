@@ -178,6 +178,19 @@ public sealed class ArchiveTests(ArchiveFixture fixture) : IClassFixture<Archive
         }
     }
 
+    [Fact]
+    public async Task TheDocument_DescribesTheArchiveAsGzip_BothWays()
+    {
+        var document = await fixture.Source.Http.GetFromJsonAsync<JsonElement>(new Uri("/openapi/v1.json", UriKind.Relative));
+        var paths = document.GetProperty("paths");
+        var export = paths.GetProperty("/api/admin/export").GetProperty("get");
+        var import = paths.GetProperty("/api/admin/import").GetProperty("post");
+        Assert.True(export.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("application/gzip", out _), export.ToString());
+        Assert.Equal(["application/gzip"], import.GetProperty("requestBody").GetProperty("content").EnumerateObject().Select(c => c.Name));
+        Assert.True(import.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("application/json", out _), import.ToString());
+        Assert.True(import.GetProperty("responses").TryGetProperty("400", out _), import.ToString());
+    }
+
     private static void AssertRestored(string id, string status, JsonObject archived, JsonObject restored)
     {
         var pausedOnImport = status is "Running" or "Queued";
