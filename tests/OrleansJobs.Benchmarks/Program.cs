@@ -25,6 +25,7 @@ try
         "files" => await FilesBenchmark.RunAsync(options, stop.Token),
         "devices" => await DevicesBenchmark.RunAsync(options, stop.Token),
         "retention" => await RetentionBenchmark.RunAsync(options, stop.Token),
+        "archive" => await ArchiveBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }

@@ -44,5 +44,5 @@ public sealed class ApiHostOptions
 
     /// <summary>Jobs an import restores at once (each is one call to its grain).</summary>
     [Range(1, 256)]
-    public int ArchiveImportParallelism { get; set; } = 32;
+    public int ArchiveImportParallelism { get; set; } = 64;
 }

@@ -9,7 +9,7 @@ namespace OrleansJobs.Jobs.Persistence;
 /// The rows of a job restored from an archive: its journal and its file operations, each row written once
 /// whatever happens (a row already there is kept), so an import cut short can simply run again.
 /// </summary>
-public sealed class JobImportStore(NpgsqlDataSource dataSource, ProjectionWriter projections)
+public sealed class JobImportStore(NpgsqlDataSource dataSource, ProjectionBatcher projections)
 {
     private const string InsertOperationsSql = """
         INSERT INTO file_operations (job_id, op_seq, library_id, operation, source_path, target_path, sha256, size_bytes, status, error, note,
@@ -28,7 +28,8 @@ public sealed class JobImportStore(NpgsqlDataSource dataSource, ProjectionWriter
     {
         if (journal.Count > 0)
         {
-            await projections.WriteAsync([], journal, CancellationToken.None);
+            // Through the silo's batcher: the journals of the jobs an import restores at once share a statement and a commit.
+            await projections.WriteAsync(null, [.. journal]);
         }
 
         foreach (var chunk in operations.Chunk(OperationsPerStatement))
