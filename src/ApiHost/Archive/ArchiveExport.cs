@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Jobs;
 
 namespace OrleansJobs.ApiHost.Archive;
@@ -150,40 +151,17 @@ public sealed class ArchiveExport : IAsyncDisposable
     /// <summary>The next page of the filter's jobs, oldest first, after <paramref name="after"/>.</summary>
     private async Task<List<(DateTimeOffset At, string Id)>> PageAsync((DateTimeOffset At, string Id)? after, CancellationToken cancellationToken)
     {
-        var sql = new StringBuilder("SELECT job_id, created_at FROM job_index WHERE true");
+        var sql = new StringBuilder("SELECT j.job_id, j.created_at FROM job_index j WHERE true");
         await using var command = Command("");
-        if (_filter.Status is { Count: > 0 } statuses)
-        {
-            sql.Append(" AND status = ANY(@statuses)");
-            command.Parameters.Add(new NpgsqlParameter("statuses", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = statuses.ToArray() });
-        }
-
-        if (_filter.Type is { } type)
-        {
-            sql.Append(" AND job_type = @type");
-            command.Parameters.AddWithValue("type", type);
-        }
-
-        if (_filter.CreatedAfter is { } from)
-        {
-            sql.Append(" AND created_at >= @from");
-            command.Parameters.AddWithValue("from", from.UtcDateTime);
-        }
-
-        if (_filter.CreatedBefore is { } to)
-        {
-            sql.Append(" AND created_at < @to");
-            command.Parameters.AddWithValue("to", to.UtcDateTime);
-        }
-
+        JobIndexFilter.Append(sql, command, _filter.Status, _filter.Type, _filter.CreatedAfter, _filter.CreatedBefore);
         if (after is { } cursor)
         {
-            sql.Append(" AND (created_at, job_id) > (@after_at, @after_id)");
+            sql.Append(" AND (j.created_at, j.job_id) > (@after_at, @after_id)");
             command.Parameters.AddWithValue("after_at", cursor.At.UtcDateTime);
             command.Parameters.AddWithValue("after_id", cursor.Id);
         }
 
-        command.CommandText = sql.Append(" ORDER BY created_at, job_id LIMIT ").Append(PageSize).ToString();
+        command.CommandText = sql.Append(" ORDER BY j.created_at, j.job_id LIMIT ").Append(PageSize).ToString();
         var page = new List<(DateTimeOffset, string)>(PageSize);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
