@@ -10,7 +10,7 @@ using OrleansJobs.Jobs;
 
 namespace OrleansJobs.ApiHost.Apis;
 
-/// <summary>Which jobs <c>GET /api/admin/export</c> takes; every libraries and device goes with them.</summary>
+/// <summary>Which jobs <c>GET /api/admin/export</c> takes; every library and device goes with them.</summary>
 /// <param name="Status">Only jobs in these statuses (as the job index shows them): repeat the parameter, or separate names with commas.</param>
 /// <param name="Type">Only jobs of this type.</param>
 /// <param name="CreatedAfter">Only jobs created at or after this time (ISO 8601).</param>
