@@ -15,6 +15,7 @@ app.MapJobsApi();
 app.MapLibrariesApi();
 app.MapDevicesApi();
 app.MapAdminApi();
+app.MapArchiveApi();
 app.MapSafeguardsApi();
 app.MapRecoveryApi();
 app.MapWorkersApi();

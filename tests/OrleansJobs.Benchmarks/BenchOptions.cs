@@ -14,11 +14,13 @@ public sealed record BenchOptions(
                OrleansJobs.Benchmarks devices [--kills K] [--heartbeat-timeout T] [--max-seconds S]
                OrleansJobs.Benchmarks retention [--jobs N] [--concurrency C] [--max-seconds S]
                OrleansJobs.Benchmarks validator [--jobs N] [--concurrency C] [--max-seconds S]
+               OrleansJobs.Benchmarks archive [--jobs N] [--concurrency C] [--max-seconds S]
           --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
                              recovery: long jobs kept running through the kills (default 30);
                              files: files in the generated library (default 20000, 1000 to 200000);
                              retention: finished jobs for the retention run to delete (default 20000);
-                             validator: finished jobs the state validator checks (default 100000)
+                             validator: finished jobs the state validator checks (default 100000);
+                             archive: finished jobs exported, then imported (default 100000)
           --mode             recovery: kill (SIGKILL) or freeze (SIGSTOP, then SIGCONT after --freeze-seconds) (default kill)
           --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5);
                              devices: SIGKILLs of the plotter agent (default 5, at least 5)
@@ -33,15 +35,15 @@ public sealed record BenchOptions(
 
     public static BenchOptions? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices" or "retention" or "validator"))
+        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices" or "retention" or "validator" or "archive"))
         {
             return null;
         }
 
         BenchOptions? options = args[0] == "recovery"
             ? new BenchOptions(args[0], 30, 64, 1_000, TimeSpan.FromSeconds(120), 3)
-            : args[0] == "validator"
-                ? new BenchOptions(args[0], 100_000, 64, 1_000, TimeSpan.FromSeconds(300), 1)
+            : args[0] is "validator" or "archive"
+                ? new BenchOptions(args[0], 100_000, 64, 1_000, TimeSpan.FromSeconds(args[0] == "archive" ? 600 : 300), 1)
                 : new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(args[0] == "files" ? 600 : 120), 1);
         for (var i = 1; i < args.Length; i += 2)
         {

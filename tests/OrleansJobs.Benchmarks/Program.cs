@@ -26,6 +26,7 @@ try
         "devices" => await DevicesBenchmark.RunAsync(options, stop.Token),
         "retention" => await RetentionBenchmark.RunAsync(options, stop.Token),
         "validator" => await ValidatorBenchmark.RunAsync(options, stop.Token),
+        "archive" => await ArchiveBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }

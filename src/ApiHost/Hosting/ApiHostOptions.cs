@@ -33,4 +33,16 @@ public sealed class ApiHostOptions
     /// <summary>Delay between attempts to reach the cluster while no silo is up.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan ConnectRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Largest archive <c>POST /api/admin/import</c> takes (compressed bytes); the only body allowed over 256 KiB.</summary>
+    [Range(1024L, long.MaxValue)]
+    public long ArchiveMaxBytes { get; set; } = 4L * 1024 * 1024 * 1024;
+
+    /// <summary>Longest line of an archive (uncompressed): one job with its journal and file operations.</summary>
+    [Range(1024, int.MaxValue)]
+    public int ArchiveMaxLineBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Jobs an import restores at once (each is one call to its grain).</summary>
+    [Range(1, 256)]
+    public int ArchiveImportParallelism { get; set; } = 64;
 }

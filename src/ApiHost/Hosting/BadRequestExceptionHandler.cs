@@ -23,7 +23,7 @@ public sealed partial class BadRequestExceptionHandler(ILogger<BadRequestExcepti
         LogRefused(logger, httpContext.Request.Method, httpContext.Request.Path, bad.Message);
         if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await ApiProblems.Invalid("body", $"is larger than {RequestBodyLimit.MaxBytes / 1024} KiB").ExecuteAsync(httpContext);
+            await ApiProblems.Invalid("body", RequestBodyLimit.TooLarge(RequestBodyLimit.Limit(httpContext))).ExecuteAsync(httpContext);
             return true;
         }
 

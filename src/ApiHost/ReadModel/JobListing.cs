@@ -20,29 +20,7 @@ public sealed class JobListing(NpgsqlDataSource database, ClusterView cluster)
             """);
         await using var command = database.CreateCommand();
         var statuses = (query.Status ?? []).SelectMany(s => s.Statuses).Distinct().Select(s => s.ToString()).ToArray();
-        if (statuses.Length > 0)
-        {
-            sql.Append(" AND j.status = ANY(@statuses)");
-            command.Parameters.Add(new NpgsqlParameter("statuses", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = statuses });
-        }
-
-        if (query.Type is { } type)
-        {
-            sql.Append(" AND j.job_type = @type");
-            command.Parameters.AddWithValue("type", type);
-        }
-
-        if (query.CreatedFrom is { } from)
-        {
-            sql.Append(" AND j.created_at >= @from");
-            command.Parameters.AddWithValue("from", from.UtcDateTime);
-        }
-
-        if (query.CreatedTo is { } to)
-        {
-            sql.Append(" AND j.created_at < @to");
-            command.Parameters.AddWithValue("to", to.UtcDateTime);
-        }
+        JobIndexFilter.Append(sql, command, statuses, query.Type, query.CreatedFrom, query.CreatedTo);
 
         if (query.Stuck == true)
         {

@@ -44,4 +44,11 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// <summary>The device's agent claims the job that owns the device and waits for it; refused for any other agent.</summary>
     [Alias("Claim")]
     Task<WorkerClaimResult> ClaimAsync(string agent, TimeSpan? leaseDuration);
+
+    /// <summary>
+    /// Registers the device from an archive, under the rules of <see cref="RegisterAsync"/>, keeping its times and
+    /// version; it is Offline until its agent is heard. A device that exists is left as it is (<see cref="DeviceOutcome.Existing"/>).
+    /// </summary>
+    [Alias("Import")]
+    Task<DeviceResult> ImportAsync(ArchivedDevice device, string actor);
 }

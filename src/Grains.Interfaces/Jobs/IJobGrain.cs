@@ -45,6 +45,15 @@ public interface IJobGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Purge")]
     Task<JobPurgeOutcome> PurgeAsync(string actor);
+
+    /// <summary>
+    /// Restores the job from an archive: skipped when this job exists at the same or a newer version; otherwise
+    /// its journal and file operations are restored and its state stored, a job that was waiting or running
+    /// coming back Paused (nothing starts on its own), with an <c>imported</c> journal entry. Safe to repeat.
+    /// </summary>
+    /// <remarks>A job with a long transaction log writes many rows: the call may take up to a minute.</remarks>
+    [Alias("Import"), ResponseTimeout("00:01:00")]
+    Task<JobImportResult> ImportAsync(ImportedJob job);
 }
 
 /// <summary>What a purge did.</summary>

@@ -35,6 +35,14 @@ public interface ILibraryGrain : IGrainWithStringKey
     /// <summary>The library's root and settings for a job that holds its lock; null when it does not exist.</summary>
     [AlwaysInterleave, Alias("Definition")]
     Task<LibraryDefinition?> GetDefinitionAsync();
+
+    /// <summary>
+    /// Creates the library from an archive, under the rules of <see cref="CreateAsync"/> (its root must be an
+    /// existing folder under an allowed base, overlapping no other library's), keeping its times and version.
+    /// A library that exists is left as it is (<see cref="LibraryOutcome.Existing"/>).
+    /// </summary>
+    [Alias("Import")]
+    Task<LibraryResult> ImportAsync(ArchivedLibrary library, string actor);
 }
 
 /// <summary>What a library is: a display name, a root folder under an allowed base, and settings.</summary>

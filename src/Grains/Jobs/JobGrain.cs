@@ -28,6 +28,7 @@ public sealed partial class JobGrain(
     ProjectionBatcher projections,
     ProjectionWriter index,
     JobPurgeStore purges,
+    JobImportStore imports,
     SiloLiveness liveness,
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
@@ -54,12 +55,7 @@ public sealed partial class JobGrain(
     {
         _life = NewLifecycle();
         _runs = new JobRunHost(JobId, handlers, liveness, time, logger);
-        _writer = new JobStateWriter(JobId, state, projections, liveness, SiloName, time, logger)
-        {
-            IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
-            Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
-            Flushed = AfterSaveAsync,
-        };
+        _writer = NewWriter();
         _watchdog = new WatchdogReminder(this, () => state.State, Watch, JobId, logger);
         if (!state.State.Exists)
         {
@@ -298,6 +294,13 @@ public sealed partial class JobGrain(
         {
             DefaultStallTimeout = Watch.StallTimeout,
         };
+
+    private JobStateWriter NewWriter() => new(JobId, state, projections, liveness, SiloName, time, logger)
+    {
+        IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
+        Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
+        Flushed = AfterSaveAsync,
+    };
 
     /// <summary>The job as last stored, with the live run's progress and messages; null when it does not exist.</summary>
     private JobSnapshot? Live() => _saved switch

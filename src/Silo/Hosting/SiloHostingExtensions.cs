@@ -99,6 +99,7 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<RecoverySweep>();
         // Safeguards: retention of finished jobs (section Retention), run on one silo every Retention:Interval.
         silo.Services.AddSingleton<JobPurgeStore>();
+        silo.Services.AddSingleton<JobImportStore>();
         silo.Services.AddOptions<RetentionOptions>().Bind(configuration.GetSection("Retention"))
             .Validate(o => o.Retention > TimeSpan.Zero && o.Interval >= TimeSpan.FromSeconds(1) && o.BatchSize is >= 1 and <= 10_000 && o.Parallelism is >= 1 and <= 64
                 && o.MaxPastJobsPerType is null or >= 0 && o.MaxJobsPerSecond is null or >= 0,

@@ -15,6 +15,7 @@ public static class JournalEntryTypes
     public const string EmergencyShutdown = "emergency_shutdown";
     public const string EmergencyCleanup = "emergency_cleanup";
     public const string ValidatorRepair = "validator_repair";
+    public const string Imported = "imported";
 }
 
 /// <summary>Who caused a journal entry, besides API clients (<c>api:…</c>) and workers (<c>worker:…</c>).</summary>
