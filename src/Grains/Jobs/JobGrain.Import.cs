@@ -19,10 +19,18 @@ public sealed partial class JobGrain
             return new JobImportResult(JobImportOutcome.Invalid, $"journal: every entry must belong to job {JobId}");
         }
 
+        // The archived outbox holds entries its cluster had not written to the journal yet: they are restored with the rest.
+        var journal = job.Journal.Concat(archived.Outbox).DistinctBy(e => e.Seq).ToList();
         if (state.State.Exists)
         {
             if (state.State.Version >= archived.Version)
             {
+                if (state.State.Version == archived.Version)
+                {
+                    // The same job: rows an earlier import could not restore after storing the state come now (idempotent).
+                    await imports.RestoreAsync(JobId, journal, job.Operations);
+                }
+
                 return new JobImportResult(JobImportOutcome.Skipped);
             }
 
@@ -37,9 +45,6 @@ public sealed partial class JobGrain
             await purges.DeleteRowsAsync(JobId);
         }
 
-        // The archived outbox holds entries its cluster had not written to the journal yet: they are restored with the rest.
-        var journal = job.Journal.Concat(archived.Outbox).DistinctBy(e => e.Seq).ToList();
-        await imports.RestoreAsync(JobId, journal, job.Operations);
         archived.Outbox.Clear();
         archived.JournalSeq = Math.Max(archived.JournalSeq, journal.Count == 0 ? 0 : journal.Max(e => e.Seq));
         var archivedVersion = archived.Version;
@@ -61,6 +66,8 @@ public sealed partial class JobGrain
             throw;
         }
 
+        // The rows go in once the state is stored: rows of a job with no state would be orphans to the state validator.
+        await imports.RestoreAsync(JobId, journal, job.Operations);
         LogImported(logger, JobId, archivedVersion, state.State.Status, job.Actor);
         // An imported job is paused or finished: nothing needs its activation, and an import brings many at once.
         DeactivateOnIdle();

@@ -28,10 +28,10 @@ public sealed partial class JobGrain : IValidatedJob
                 $"an index row ({orphan.Status}, version {orphan.Version}) of a job that has no state: deleted with its journal and file operations");
         }
 
-        if (job.Outbox.Count > 0 || time.GetUtcNow() - job.UpdatedAt < settle
+        if (job.Outbox.Count > 0 || _writer.ProjectionsInFlight > 0 || time.GetUtcNow() - job.UpdatedAt < settle
             || row is { } same && same.Status == job.Status.ToString() && same.Version == job.Version)
         {
-            return JobCheck.Consistent; // equal, or its projection is on the way (written since the validator's query)
+            return JobCheck.Consistent; // equal, or its projection is on the way (stored since the validator's query, or still queued)
         }
 
         var (kind, detail) = row is { } shown

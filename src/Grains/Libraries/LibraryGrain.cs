@@ -239,26 +239,24 @@ public sealed partial class LibraryGrain(
 
     public async Task<int?> SettleOperationsAsync(string jobId)
     {
-        if (!state.State.Exists)
-        {
-            return null;
-        }
-
-        // The library takes its own lock, first in line, for as long as it settles: granted only when no job holds it.
-        var settler = $"settle:{jobId}";
-        var granted = _arbiter.Request(settler, int.MaxValue, time.GetUtcNow()).Granted;
+        // Taking turns with definition changes: no delete or change of root while the disk is read.
+        await _changes.WaitAsync();
         try
         {
-            if (!granted)
+            if (!state.State.Exists || _deleting is not null || _arbiter.Queue.HolderCount > 0)
             {
-                return null;
+                return null; // gone, or a job works on it now: the next validator run tries again
             }
 
+            // No job is granted the lock while the library settles (those that ask wait in the queue).
+            _arbiter.Suspended = true;
+            var root = state.State.Root;
             var ops = (await operations.LoadAsync(jobId, CancellationToken.None)).Where(o => o.Status == FileOpStatus.InProgress).ToList();
             if (ops.Count > 0)
             {
-                await new FileOpSettler(state.State.Root, SafeFiles.JobTag(jobId), operations)
-                    .SettleAsync(jobId, ops, () => ValueTask.FromResult<IDisposable>(NoEffectGate.Instance), CancellationToken.None);
+                // Hashing reads files: off the grain's scheduler.
+                await Task.Run(() => new FileOpSettler(root, SafeFiles.JobTag(jobId), operations)
+                    .SettleAsync(jobId, ops, () => ValueTask.FromResult<IDisposable>(NoEffectGate.Instance), CancellationToken.None));
                 LogSettled(logger, Id, ops.Count, jobId);
             }
 
@@ -266,7 +264,13 @@ public sealed partial class LibraryGrain(
         }
         finally
         {
-            _arbiter.Release(settler);
+            if (_arbiter.Suspended)
+            {
+                _arbiter.Suspended = false;
+                _arbiter.Admit(except: null);
+            }
+
+            _changes.Release();
         }
     }
 
@@ -381,7 +385,7 @@ public sealed partial class LibraryGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Library {LibraryId}: stopping job {JobId} for the delete failed")]
     private static partial void LogControlFailed(ILogger logger, Exception exception, string libraryId, string jobId);
 
-    /// <summary>The library holds its own lock while it settles: its effects need no further gate.</summary>
+    /// <summary>No job holds the lock while the library settles: its effects need no further gate.</summary>
     private sealed class NoEffectGate : IDisposable
     {
         public static readonly NoEffectGate Instance = new();

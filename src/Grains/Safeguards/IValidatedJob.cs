@@ -27,7 +27,7 @@ public interface IValidatedJob : IGrainWithStringKey
     Task<bool> RemoveStaleReminderAsync(bool dryRun);
 
     /// <summary>Has the library settle the file operations the ended job left in progress; the number settled, null when not possible now.</summary>
-    [Alias("SettleOperations")]
+    [Alias("SettleOperations"), ResponseTimeout("00:10:00")]
     Task<int?> SettleOperationsAsync();
 
     /// <summary>Journals a repair the validator made elsewhere (a resource released it); nothing when the job does not exist.</summary>

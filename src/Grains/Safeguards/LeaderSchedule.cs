@@ -84,9 +84,13 @@ public abstract partial class LeaderSchedule(
         {
             await RunOnceAsync(reason, cancellationToken);
         }
-        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            LogFailed(logger, ex, Name);
+            // A call's own cancellation too is logged and tried again: only the silo's stop ends the schedule.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                LogFailed(logger, ex, Name);
+            }
         }
     }
 

@@ -187,17 +187,27 @@ public sealed partial class RetentionGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Purge: job {JobId} could not be reached; the next run tries it again")]
     private static partial void LogPurgeFailed(ILogger logger, Exception exception, string jobId);
 
-    /// <summary>Spaces the deletions evenly at <c>rate</c> per second from the run's start: each waits for its turn.</summary>
+    /// <summary>
+    /// Spaces the deletions evenly at <c>rate</c> per second: each waits for its turn, one turn after the
+    /// previous one, and no credit builds up while the run waits for its next batch (no burst after a pause).
+    /// </summary>
     private sealed class Pace(int rate, TimeProvider time)
     {
-        private readonly long _started = time.GetTimestamp();
-        private long _issued;
+        private readonly TimeSpan _interval = TimeSpan.FromSeconds(1.0 / rate);
+        private readonly Lock _lock = new();
+        private DateTimeOffset _next = DateTimeOffset.MinValue;
 
         public Task NextAsync()
         {
-            var due = TimeSpan.FromSeconds((double)(Interlocked.Increment(ref _issued) - 1) / rate);
-            var wait = due - time.GetElapsedTime(_started);
-            return wait > TimeSpan.Zero ? Task.Delay(wait, time) : Task.CompletedTask;
+            var now = time.GetUtcNow();
+            DateTimeOffset turn;
+            lock (_lock)
+            {
+                turn = _next > now ? _next : now;
+                _next = turn + _interval;
+            }
+
+            return turn > now ? Task.Delay(turn - now, time) : Task.CompletedTask;
         }
     }
 }

@@ -118,7 +118,7 @@ public sealed partial class StateValidatorGrain(
                     tally.Add(kind, jobId, detail, !dryRun);
                     if (!dryRun)
                     {
-                        await grains.GetGrain<IValidatedJob>(jobId).RecordRepairAsync(kind, detail);
+                        await RecordRepairAsync(jobId, kind, detail);
                     }
                 }
             }
@@ -154,6 +154,19 @@ public sealed partial class StateValidatorGrain(
         }
 
         return tally.ToRun(reason, dryRun, started, time.GetUtcNow(), jobs, silo.SiloAddress.ToParsableString());
+    }
+
+    /// <summary>Journals a repair on its job; a job that cannot be reached now is logged (the repair stands).</summary>
+    private async Task RecordRepairAsync(string jobId, string kind, string detail)
+    {
+        try
+        {
+            await grains.GetGrain<IValidatedJob>(jobId).RecordRepairAsync(kind, detail);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogCheckFailed(logger, ex, $"the journal entry of {kind} on job {jobId}");
+        }
     }
 
     private async Task RefreshMembershipAsync()

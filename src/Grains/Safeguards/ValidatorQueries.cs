@@ -11,6 +11,9 @@ namespace OrleansJobs.Safeguards;
 /// </summary>
 public sealed class ValidatorQueries(NpgsqlDataSource dataSource)
 {
+    /// <summary>Each statement may scan whole tables of a large cluster: longer than the driver's default 30 s.</summary>
+    private const int CommandTimeoutSeconds = 300;
+
     // Jobs whose index row disagrees with their state (status or version), that have a state and no row, or a
     // row and no state. The state's summary column says "Status@Version" or "absent"; a row written before that
     // column existed has its JSON read instead.
@@ -72,7 +75,7 @@ public sealed class ValidatorQueries(NpgsqlDataSource dataSource)
 
     public async Task<long> CountJobsAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(JobCountSql);
+        await using var command = NewCommand(JobCountSql);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -100,7 +103,7 @@ public sealed class ValidatorQueries(NpgsqlDataSource dataSource)
             (ValidatorFindings.OrphanJournalRows, "job_journal r", OrphanJournalCondition),
         })
         {
-            await using var command = dataSource.CreateCommand(dryRun
+            await using var command = NewCommand(dryRun
                 ? $"SELECT count(*)::int FROM {table} WHERE {condition}"
                 : $"DELETE FROM {table} WHERE {condition}");
             command.Parameters.AddWithValue("settle", settle);
@@ -111,10 +114,17 @@ public sealed class ValidatorQueries(NpgsqlDataSource dataSource)
         return found;
     }
 
+    private NpgsqlCommand NewCommand(string sql)
+    {
+        var command = dataSource.CreateCommand(sql);
+        command.CommandTimeout = CommandTimeoutSeconds;
+        return command;
+    }
+
     private async Task<List<T>> ReadAsync<T>(
         string sql, TimeSpan settle, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
     {
-        await using var command = dataSource.CreateCommand(sql);
+        await using var command = NewCommand(sql);
         if (sql.Contains("@settle", StringComparison.Ordinal))
         {
             command.Parameters.AddWithValue("settle", settle);

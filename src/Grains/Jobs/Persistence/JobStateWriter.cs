@@ -26,6 +26,8 @@ internal sealed partial class JobStateWriter(
     /// <summary>Registers the flush timer on the owning grain; null while the grain cannot take timers (activating, deactivating).</summary>
     public Func<Func<CancellationToken, Task>, TimeSpan, IGrainTimer>? RegisterTimer { get; set; }
 
+    private int _projecting; // grain turns only
+
     /// <summary>The index row of the state as it is being stored (with the live run's progress).</summary>
     public required Func<JobIndexRow> IndexRow { get; init; }
 
@@ -70,6 +72,7 @@ internal sealed partial class JobStateWriter(
             _handedOverSeq = entries[^1].Seq;
         }
 
+        _projecting++;
         _ = ConfirmAsync(projections.WriteAsync(IndexRow(), entries), entries);
 
         async Task ConfirmAsync(Task written, List<JobJournalEntry> sent)
@@ -80,6 +83,7 @@ internal sealed partial class JobStateWriter(
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                _projecting--;
                 // A lost index row is rewritten by the next write; lost entries are sent again.
                 if (sent.Count > 0)
                 {
@@ -89,12 +93,16 @@ internal sealed partial class JobStateWriter(
                 return;
             }
 
+            _projecting--;
             if (sent.Count > 0)
             {
                 outbox.RemoveAll(e => e.Seq >= sent[0].Seq && e.Seq <= sent[^1].Seq);
             }
         }
     }
+
+    /// <summary>Projections handed to the batcher and not yet written (or failed): while any is, the index row may trail the state.</summary>
+    public int ProjectionsInFlight => _projecting;
 
     /// <summary>Forgets a state that was never stored (a refused submit): nothing of it may be written later.</summary>
     public void Discard()

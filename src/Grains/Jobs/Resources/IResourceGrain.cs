@@ -21,7 +21,7 @@ public interface IResourceGrain : IGrainWithStringKey
     /// holders and removes the waiters that do not (dry: only reports them). The state validator's check.
     /// </summary>
     /// <remarks>Interleaves with requests and releases (it waits for the jobs' answers, as the holder check does).</remarks>
-    [Alias("Audit"), Orleans.Concurrency.AlwaysInterleave]
+    [Alias("Audit"), Orleans.Concurrency.AlwaysInterleave, ResponseTimeout("00:10:00")]
     Task<ResourceAudit> AuditAsync(bool dryRun);
 
     /// <summary>Holders and waiters, for tests and operators: <see cref="ResourceTicket.Position"/> is the queue's length.</summary>

@@ -78,10 +78,13 @@ public sealed partial class ResourceArbiter(
         Admit(except: null);
     }
 
+    /// <summary>While true, nothing is granted: requests queue (the resource's owner works on what the resource guards).</summary>
+    public bool Suspended { get; set; }
+
     /// <summary>Grants waiters in order while the limit allows, telling each one but <paramref name="except"/>.</summary>
     public void Admit(string? except)
     {
-        if (HandOutOnly || !_holdersLoaded)
+        if (HandOutOnly || !_holdersLoaded || Suspended)
         {
             return; // workers take them; or the holders are not known yet
         }
@@ -146,10 +149,11 @@ public sealed partial class ResourceArbiter(
     }
 
     /// <summary>
-    /// Asks every holder and every waiter now, whenever last heard from: a holder that neither holds
-    /// nor awaits it is released, a waiter that no longer waits leaves the queue (dry: only reported).
-    /// Entries that changed while the jobs were asked are left alone; jobs that do not answer are left
-    /// for the next audit. The state validator's check of every resource.
+    /// Asks every holder, and every waiter the job index no longer shows waiting for it, whether it still
+    /// holds or awaits the resource: a holder that claims nothing is released, a waiter that does not wait
+    /// leaves the queue (dry: only reported). Those that claim nothing are asked once more a moment later
+    /// (a job that has just ended answers before its release arrives), and an entry that changed meanwhile
+    /// (granted, confirmed, or asked again) is left alone. The state validator's check of every resource.
     /// </summary>
     public async Task<ResourceAudit> AuditAsync(bool dryRun, CancellationToken cancellationToken)
     {
@@ -159,42 +163,70 @@ public sealed partial class ResourceArbiter(
         }
 
         var (holders, waiting) = Queue.Snapshot();
-        var released = await NotClaimingAsync(holders, Queue.HeldSince, cancellationToken);
-        var removed = await NotClaimingAsync(waiting, Queue.WaitsSince, cancellationToken);
+        // Waiting jobs the index shows waiting are left unasked: asking would activate every one of them.
+        var indexed = await IndexWaitingAsync(cancellationToken);
+        waiting = [.. waiting.Where(w => indexed is null || !indexed.Contains(w.JobId))];
+        var released = await NotClaimingAsync(holders, cancellationToken);
+        var removed = await NotClaimingAsync(waiting, cancellationToken);
         if (released.Count + removed.Count > 0)
         {
-            // A job that has just ended answers None before its release arrives: ask again once that had time to come.
             await Task.Delay(AuditRecheck, time, cancellationToken);
-            released = await NotClaimingAsync([.. holders.Where(h => released.Contains(h.JobId))], Queue.HeldSince, cancellationToken);
-            removed = await NotClaimingAsync([.. waiting.Where(w => removed.Contains(w.JobId))], Queue.WaitsSince, cancellationToken);
+            released = await NotClaimingAsync(released, cancellationToken);
+            removed = await NotClaimingAsync(removed, cancellationToken);
         }
 
-        if (!dryRun && released.Count + removed.Count > 0)
+        // One synchronous pass: only what is unchanged since the snapshot goes.
+        var stale = released.Where(h => Queue.HeldSince(h.JobId, h.Since)).Select(h => h.JobId).ToList();
+        var gone = removed.Where(w => Queue.WaitsSince(w.JobId, w.Since)).Select(w => w.JobId).ToList();
+        if (!dryRun && stale.Count + gone.Count > 0)
         {
-            foreach (var jobId in released.Concat(removed))
+            foreach (var jobId in stale.Concat(gone))
             {
                 Queue.Remove(jobId);
             }
 
-            LogAudited(logger, key.ToString(), released.Count, removed.Count);
+            LogAudited(logger, key.ToString(), stale.Count, gone.Count);
             Admit(except: null);
         }
 
-        return new ResourceAudit(key.ToString(), released, removed);
+        return new ResourceAudit(key.ToString(), stale, gone);
     }
 
-    /// <summary>The jobs among <paramref name="entries"/> that neither hold nor await this resource and are still <paramref name="unchanged"/> here.</summary>
-    private async Task<List<string>> NotClaimingAsync(IReadOnlyList<(string JobId, long Since)> entries, Func<string, long, bool> unchanged,
-        CancellationToken cancellationToken)
+    /// <summary>The entries whose job neither holds nor awaits this resource (jobs that do not answer in time are left out).</summary>
+    private async Task<List<(string JobId, long Since)>> NotClaimingAsync(IReadOnlyList<(string JobId, long Since)> entries, CancellationToken cancellationToken)
     {
-        var found = new List<string>();
+        var found = new List<(string, long)>();
         foreach (var batch in entries.Chunk(HolderProbeBatch))
         {
             var answers = await Task.WhenAll(batch.Select(e => AskAsync(e.JobId, cancellationToken)));
-            found.AddRange(batch.Where((e, i) => answers[i] == ResourceClaim.None && unchanged(e.JobId, e.Since)).Select(e => e.JobId));
+            found.AddRange(batch.Where((_, i) => answers[i] == ResourceClaim.None));
         }
 
         return found;
+    }
+
+    /// <summary>The jobs the index shows waiting for this resource; null when the index cannot be read (every waiter is asked then).</summary>
+    private async Task<HashSet<string>?> IndexWaitingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand(source.WaitingSql);
+            command.Parameters.AddWithValue("key", source.Parameter);
+            command.Parameters.AddWithValue("limit", int.MaxValue);
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
+
+            return ids;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            LogLoadFailed(logger, ex, key.ToString());
+            return null;
+        }
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ public sealed class ResourceLeases
     private readonly Dictionary<string, Holder> _holders = new(StringComparer.Ordinal);
     private readonly RankedSet<Waiter> _waiting = new(WaiterOrder.Instance);
     private readonly Dictionary<string, Waiter> _waiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _asked = new(StringComparer.Ordinal); // each waiter's last request, as a stamp
     private long _arrivals;
     private long _stamps; // each grant or confirmation of a holder gets a new stamp
 
@@ -26,11 +27,18 @@ public sealed class ResourceLeases
     /// <summary>Queues the job unless it holds or waits already (a waiter keeps its place).</summary>
     public void Enqueue(string jobId, int priority, DateTimeOffset queuedAt)
     {
+        if (_waiters.ContainsKey(jobId))
+        {
+            _asked[jobId] = ++_stamps; // it asked again: it still waits
+            return;
+        }
+
         if (IsKnown(jobId))
         {
             return;
         }
 
+        _asked[jobId] = ++_stamps;
         var waiter = new Waiter(jobId, priority, queuedAt, ++_arrivals);
         _waiting.Add(waiter);
         _waiters[jobId] = waiter;
@@ -42,6 +50,7 @@ public sealed class ResourceLeases
         if (_waiters.Remove(jobId, out var waiter))
         {
             _waiting.Remove(waiter);
+            _asked.Remove(jobId);
         }
 
         _holders.TryAdd(jobId, new Holder(null, DateTimeOffset.MinValue, ++_stamps));
@@ -58,6 +67,7 @@ public sealed class ResourceLeases
         if (_waiters.Remove(jobId, out var waiter))
         {
             _waiting.Remove(waiter);
+            _asked.Remove(jobId);
         }
 
         return false;
@@ -86,6 +96,7 @@ public sealed class ResourceLeases
         var next = _waiting.Min;
         _waiting.Remove(next);
         _waiters.Remove(next.JobId);
+        _asked.Remove(next.JobId);
         _holders[next.JobId] = new Holder(next, now, ++_stamps);
         return next.JobId;
     }
@@ -105,12 +116,12 @@ public sealed class ResourceLeases
     public List<(string JobId, long Stamp)> HoldersDue(DateTimeOffset now, TimeSpan age) =>
         [.. _holders.Where(h => now - h.Value.ConfirmedAt > age).Select(h => (h.Key, h.Value.Stamp))];
 
-    /// <summary>Every holder with its stamp, and every waiter with its arrival (which changes when it leaves the queue and comes back).</summary>
-    public (List<(string JobId, long Stamp)> Holders, List<(string JobId, long Arrival)> Waiting) Snapshot() =>
-        ([.. _holders.Select(h => (h.Key, h.Value.Stamp))], [.. _waiters.Values.Select(w => (w.JobId, w.Arrival))]);
+    /// <summary>Every holder with its stamp, and every waiter with the stamp of its last request.</summary>
+    public (List<(string JobId, long Stamp)> Holders, List<(string JobId, long Stamp)> Waiting) Snapshot() =>
+        ([.. _holders.Select(h => (h.Key, h.Value.Stamp))], [.. _asked.Select(w => (w.Key, w.Value))]);
 
-    /// <summary>Whether the job still waits since it arrived as <paramref name="arrival"/>.</summary>
-    public bool WaitsSince(string jobId, long arrival) => _waiters.TryGetValue(jobId, out var waiter) && waiter.Arrival == arrival;
+    /// <summary>Whether the job waits, and has not asked again, since <paramref name="stamp"/>.</summary>
+    public bool WaitsSince(string jobId, long stamp) => _asked.TryGetValue(jobId, out var asked) && asked == stamp;
 
     /// <summary>The stamp of the holder's last grant or confirmation; 0 when it holds nothing.</summary>
     public long StampOf(string jobId) => _holders.TryGetValue(jobId, out var holder) ? holder.Stamp : 0;
