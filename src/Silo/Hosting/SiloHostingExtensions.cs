@@ -121,7 +121,8 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLiveness>());
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SiloDeathWatch>();
         silo.Services.AddSingleton(sp => new SyntheticEffectStore(
-            sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<SiloLiveness>(), sp.GetRequiredService<ILocalSiloDetails>()));
+            sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<SiloLiveness>(), sp.GetRequiredService<ILocalSiloDetails>(),
+            sp.GetRequiredService<SiloMembershipRow>()));
         silo.Services.AddJobHandler<SyntheticJobHandler>(SyntheticJobHandler.TypeName);
         // Libraries: where their roots may lie, and the table that lists them.
         silo.Services.Configure<LibraryOptions>(configuration.GetSection(LibraryOptions.Section));

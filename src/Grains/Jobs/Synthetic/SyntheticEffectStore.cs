@@ -1,4 +1,5 @@
 using Npgsql;
+using OrleansJobs.Hosting;
 using OrleansJobs.Membership;
 
 namespace OrleansJobs.Jobs.Synthetic;
@@ -6,9 +7,11 @@ namespace OrleansJobs.Jobs.Synthetic;
 /// <summary>
 /// Writes a synthetic item's effect (once) and counts its execution (every time, with the silo that
 /// executed it), in one statement. Nothing is written by a silo that is not confirmed alive
-/// (<see cref="SiloLiveness"/>): a silo woken from a freeze checks first.
+/// (<see cref="SiloLiveness"/>): a silo woken from a freeze checks first, and the statement itself is
+/// fenced by the silo's membership row, so a silo frozen between its check and its write (and declared
+/// dead meanwhile) writes nothing either.
 /// </summary>
-public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLiveness? liveness, string silo)
+public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLiveness? liveness, string silo, SiloMembershipRow? fence = null)
 {
     /// <summary>A store outside a silo (handler tests): nothing to check, executions recorded under <paramref name="silo"/>.</summary>
     public SyntheticEffectStore(NpgsqlDataSource dataSource, string silo = "test")
@@ -16,23 +19,28 @@ public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLivene
     {
     }
 
-    public SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLiveness liveness, ILocalSiloDetails localSilo)
-        : this(dataSource, liveness, localSilo.SiloAddress.ToParsableString())
+    public SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLiveness liveness, ILocalSiloDetails localSilo, SiloMembershipRow fence)
+        : this(dataSource, liveness, localSilo.SiloAddress.ToParsableString(), fence)
     {
     }
 
-    private const string RecordSql = """
-        WITH logged AS (
-            INSERT INTO synthetic_item_runs (job_id, item, attempt, silo) VALUES (@job, @item, @attempt, @silo)
+    private const string RecordSql = $"""
+        WITH fence AS (
+            SELECT {SiloMembershipRow.NotDeadSql} AS alive
+        ), logged AS (
+            INSERT INTO synthetic_item_runs (job_id, item, attempt, silo) SELECT @job, @item, @attempt, @silo WHERE (SELECT alive FROM fence)
         ), executed AS (
             INSERT INTO synthetic_item_executions (job_id, item, executions, last_at)
-            VALUES (@job, @item, 1, now())
+            SELECT @job, @item, 1, now() WHERE (SELECT alive FROM fence)
             ON CONFLICT (job_id, item) DO UPDATE
             SET executions = synthetic_item_executions.executions + 1, last_at = now()
+        ), applied AS (
+            INSERT INTO synthetic_item_effects (job_id, item, attempt)
+            SELECT @job, @item, @attempt WHERE (SELECT alive FROM fence)
+            ON CONFLICT (job_id, item) DO NOTHING
+            RETURNING 1
         )
-        INSERT INTO synthetic_item_effects (job_id, item, attempt)
-        VALUES (@job, @item, @attempt)
-        ON CONFLICT (job_id, item) DO NOTHING
+        SELECT (SELECT alive FROM fence), (SELECT count(*) FROM applied)::int
         """;
 
     /// <summary>How long an item waits for the database to come back before its run fails.</summary>
@@ -61,7 +69,15 @@ public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLivene
                 command.Parameters.AddWithValue("item", item);
                 command.Parameters.AddWithValue("attempt", attempt);
                 command.Parameters.AddWithValue("silo", silo);
-                return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+                AddFence(command);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                if (!reader.GetBoolean(0))
+                {
+                    throw new SiloDeclaredDeadException("this silo was declared dead by the cluster: the item's effect is not written (its job continues on a live silo)");
+                }
+
+                return reader.GetInt32(1) == 1;
             }
             catch (NpgsqlException ex) when (ex is not PostgresException { IsTransient: false } && DateTimeOffset.UtcNow < giveUpAt
                 && !cancellationToken.IsCancellationRequested)
@@ -70,5 +86,20 @@ public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLivene
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
+    }
+
+    private void AddFence(NpgsqlCommand command)
+    {
+        if (fence is not null)
+        {
+            fence.AddParameters(command);
+            return;
+        }
+
+        // No silo (handler tests): a row that matches nothing, so the write always goes through.
+        command.Parameters.AddWithValue("fence_cluster", "");
+        command.Parameters.AddWithValue("fence_address", "");
+        command.Parameters.AddWithValue("fence_port", 0);
+        command.Parameters.AddWithValue("fence_generation", 0);
     }
 }
