@@ -15,6 +15,7 @@ public sealed class UnavailableExceptionHandler(IProblemDetailsService problems,
         var dependency = IsDatabase(exception) ? "database" : exception switch
         {
             TimeoutException or OrleansException or OperationCanceledException when !httpContext.RequestAborted.IsCancellationRequested => "cluster",
+            ArgumentException when NoSiloAnnouncedTheGrain(exception) => "cluster",
             _ => null,
         };
         if (dependency is null)
@@ -39,6 +40,13 @@ public sealed class UnavailableExceptionHandler(IProblemDetailsService problems,
             },
         });
     }
+
+    /// <summary>
+    /// The client knows no silo yet that hosts the grain (the API host started before any silo joined, or
+    /// every silo left): Orleans' resolver of grain interfaces refuses the call before it is sent.
+    /// </summary>
+    private static bool NoSiloAnnouncedTheGrain(Exception exception) =>
+        exception.TargetSite?.DeclaringType?.FullName == "Orleans.GrainInterfaceTypeToGrainTypeResolver";
 
     /// <summary>
     /// The database could not be reached, directly (the API host's own queries) or from a grain

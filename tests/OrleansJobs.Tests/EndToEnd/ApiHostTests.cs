@@ -62,6 +62,23 @@ public sealed class ApiHostTests(MigratedDatabaseFixture fixture, ITestOutputHel
         Assert.Equal("Unhealthy", body.GetProperty("status").GetString());
         Assert.True(body.GetProperty("database").GetProperty("healthy").GetBoolean());
         Assert.False(body.GetProperty("cluster").GetProperty("healthy").GetBoolean());
+        // No silo has told the client which grains exist yet: requests that need one are 503s to retry, never 500s.
+        foreach (var (method, path, json) in new[]
+        {
+            ("POST", "/api/jobs", """{"type": "synthetic", "parameters": {"items": 1}}"""),
+            ("GET", "/api/jobs/some-job", ""),
+            ("POST", "/api/admin/validator/run", "{}"),
+            ("GET", "/api/admin/validator", ""),
+        })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
+            {
+                Content = method == "POST" ? new StringContent(json, System.Text.Encoding.UTF8, "application/json") : null,
+            };
+            using var refused = await http.SendAsync(request);
+            Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"{method} {path}: {(int)refused.StatusCode} {await refused.Content.ReadAsStringAsync()}");
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        }
 
         cluster.StartSilo();
         await ProcessCluster.WaitForReadyAsync(http, silos: 1);
