@@ -5,7 +5,7 @@
 #
 # 1. PostgreSQL: the one in ORLEANSJOBS_DB, or else a private local cluster (deploy/pg.sh).
 # 2. Builds the solution (Release) and applies the database schema.
-# 3. Starts N silo processes (silo ports 11111.., gateway ports 30000..) and the API host.
+# 3. Starts N silo processes (silo ports 11111.., gateway ports 30000.., metrics ports 9464..) and the API host.
 # 4. Waits until /health/ready reports N active silos, then prints the URLs.
 # 5. With --devices N (0-9), starts N simulated plotter agents, devices plotter-1..N.
 # Ctrl+C (or SIGTERM) stops the plotter agents (they give their jobs back), the API host and
@@ -20,6 +20,7 @@ BUILD=1
 CONFIG=Release
 SILO_PORT_BASE="${ORLEANSJOBS_SILO_PORT:-11111}"
 GATEWAY_PORT_BASE="${ORLEANSJOBS_GATEWAY_PORT:-30000}"
+METRICS_PORT_BASE="${ORLEANSJOBS_METRICS_PORT:-9464}"
 READY_TIMEOUT="${ORLEANSJOBS_READY_TIMEOUT:-120}"
 
 while [[ $# -gt 0 ]]; do
@@ -134,18 +135,18 @@ for i in "${!LIBRARY_ROOTS[@]}"; do export "Libraries__AllowedRoots__$i=${LIBRAR
 # --- Processes ---------------------------------------------------------------------------------
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for ((i = 0; i < SILOS; i++)); do
-  for port in $((SILO_PORT_BASE + i)) $((GATEWAY_PORT_BASE + i)); do
-    port_busy "$port" && die "port $port is in use (set ORLEANSJOBS_SILO_PORT / ORLEANSJOBS_GATEWAY_PORT)"
+  for port in $((SILO_PORT_BASE + i)) $((GATEWAY_PORT_BASE + i)) $((METRICS_PORT_BASE + i)); do
+    port_busy "$port" && die "port $port is in use (set ORLEANSJOBS_SILO_PORT / ORLEANSJOBS_GATEWAY_PORT / ORLEANSJOBS_METRICS_PORT)"
   done
 done
 port_busy "$API_PORT" && die "port $API_PORT is in use (use --api-port)"
 
 for ((i = 0; i < SILOS; i++)); do
   (cd "$SILO_DIR" && exec env Silo__SiloPort=$((SILO_PORT_BASE + i)) Silo__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
-    Silo__ApplySchemaOnStart=false dotnet OrleansJobs.Silo.dll >"$LOGS/silo-$i.log" 2>&1) &
+    Metrics__Port=$((METRICS_PORT_BASE + i)) Silo__ApplySchemaOnStart=false dotnet OrleansJobs.Silo.dll >"$LOGS/silo-$i.log" 2>&1) &
   PIDS+=($!)
   echo $! >"$RUN/silo-$i.pid"
-  say "silo $i: 127.0.0.1:$((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)) (log: .data/logs/silo-$i.log)"
+  say "silo $i: 127.0.0.1:$((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)), metrics $((METRICS_PORT_BASE + i)) (log: .data/logs/silo-$i.log)"
 done
 (cd "$API_DIR" && exec env Urls="http://127.0.0.1:$API_PORT" dotnet OrleansJobs.ApiHost.dll >"$LOGS/api.log" 2>&1) &
 PIDS+=($!)
@@ -177,6 +178,7 @@ cat <<EOF
       OpenAPI    http://127.0.0.1:$API_PORT/openapi/v1.json
       Dashboard  http://127.0.0.1:$API_PORT/dashboard/
       Health     http://127.0.0.1:$API_PORT/health/ready
+      Metrics    http://127.0.0.1:$API_PORT/metrics (API host)$(for ((i = 0; i < SILOS; i++)); do printf '\n                 http://127.0.0.1:%d/metrics (silo %d)' $((METRICS_PORT_BASE + i)) "$i"; done)
       Libraries  roots may lie under ${LIBRARY_ROOTS[*]}
 EOF
 

@@ -11,6 +11,7 @@ app.UseStatusCodePages();
 app.UseRequestBodyLimit();
 app.MapOpenApi();
 app.MapHealthApi();
+app.MapApiMetrics();
 app.MapJobsApi();
 app.MapLibrariesApi();
 app.MapDevicesApi();

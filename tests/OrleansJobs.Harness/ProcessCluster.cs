@@ -4,10 +4,13 @@ using System.Text.Json;
 namespace OrleansJobs.Harness;
 
 /// <summary>A silo process of a <see cref="ProcessCluster"/>.</summary>
-public sealed record SiloProcess(ManagedProcess Process, int SiloPort, int GatewayPort)
+public sealed record SiloProcess(ManagedProcess Process, int SiloPort, int GatewayPort, int MetricsPort)
 {
     /// <summary>Endpoint as stored in the membership table.</summary>
     public string Endpoint => $"127.0.0.1:{SiloPort}";
+
+    /// <summary>The silo's Prometheus scrape endpoint.</summary>
+    public Uri Metrics => new($"http://127.0.0.1:{MetricsPort}/metrics");
 }
 
 /// <summary>The API host process of a <see cref="ProcessCluster"/>.</summary>
@@ -55,13 +58,15 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
         var environment = BuildEnvironment(extra);
         environment["Silo__SiloPort"] = silo.ToString(System.Globalization.CultureInfo.InvariantCulture);
         environment["Silo__GatewayPort"] = gateway.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var metrics = FreePort.Next();
+        environment["Metrics__Port"] = metrics.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = ManagedProcess.StartDotnet($"silo:{silo}", Repository.SiloDirectory, "OrleansJobs.Silo.dll", environment);
         lock (_processes)
         {
             _processes.Add(process);
         }
 
-        return new SiloProcess(process, silo, gateway);
+        return new SiloProcess(process, silo, gateway, metrics);
     }
 
     public ApiHostProcess StartApiHost(IReadOnlyDictionary<string, string>? extra = null)

@@ -49,7 +49,8 @@ public static class ApiHostingExtensions
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddValidation();
         builder.Services.AddOpenApi(ApiDocumentation.Configure);
-        builder.Services.AddSingleton<ReadinessProbe>();
+        ReadinessProbe.AddReadinessChecks(builder.Services, api);
+        builder.Services.AddApiMetrics();
         builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddHostedService<JobTypesWarmUp>();
         builder.Services.AddSingleton<JobListing>();

@@ -1,10 +1,7 @@
-using System.Diagnostics;
-using System.Net;
 using System.Text.Json.Serialization;
-using Microsoft.Extensions.Options;
+using HealthChecks.NpgSql;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
-using OrleansJobs.Hosting;
-using OrleansJobs.ApiHost.ReadModel;
 
 namespace OrleansJobs.ApiHost.Hosting;
 
@@ -22,104 +19,61 @@ public sealed record ReadinessReport(string Status, DatabaseHealth Database, Clu
 }
 
 /// <summary>
-/// Checks the two things a request needs: the database answers (and carries our schema) and at
-/// least one silo is reachable through the client. Both checks run at once, each bounded by
-/// <see cref="ApiHostOptions.ReadinessCheckTimeout"/>, so the probe never hangs.
+/// Readiness on ASP.NET health checks: the database (the maintained PostgreSQL check, reading our
+/// schema version) and the cluster (<see cref="ClusterHealthCheck"/>), run at once, each bounded by
+/// <see cref="ApiHostOptions.ReadinessCheckTimeout"/>. The report keeps the JSON shape clients know.
 /// </summary>
-public sealed class ReadinessProbe(
-    NpgsqlDataSource dataSource, IClusterClient client, Orleans.Messaging.IGatewayListProvider gatewayList, ClusterView view,
-    IOptions<ApiHostOptions> options, TimeProvider time)
+public sealed class ReadinessProbe(HealthCheckService health, TimeProvider time)
 {
+    /// <summary>The tag of the checks readiness runs.</summary>
+    public const string ReadyTag = "ready";
+
+    public const string DatabaseCheck = "database";
+
+    private const string SchemaVersionKey = "schemaVersion";
+
     public async Task<ReadinessReport> CheckAsync(CancellationToken cancellationToken)
     {
-        var database = CheckDatabaseAsync(cancellationToken);
-        var cluster = CheckClusterAsync(cancellationToken);
-        await Task.WhenAll(database, cluster);
-        var report = new ReadinessReport("Unknown", database.Result, cluster.Result, time.GetUtcNow());
-        return report with { Status = report.IsReady ? "Healthy" : "Unhealthy" };
+        var report = await health.CheckHealthAsync(r => r.Tags.Contains(ReadyTag), cancellationToken);
+        var database = report.Entries[DatabaseCheck];
+        var cluster = report.Entries[ClusterHealthCheck.Name];
+        var silos = cluster.Data.TryGetValue(ClusterHealthCheck.SilosKey, out var names) && names is string[] known ? known : [];
+        var result = new ReadinessReport(
+            "Unknown",
+            new DatabaseHealth(
+                database.Status == HealthStatus.Healthy,
+                Milliseconds(database.Duration),
+                database.Data.TryGetValue(SchemaVersionKey, out var version) && version is int v ? v : null,
+                Error(database)),
+            new ClusterHealth(cluster.Status == HealthStatus.Healthy && silos.Length > 0, silos.Length, silos, Milliseconds(cluster.Duration), Error(cluster)),
+            time.GetUtcNow());
+        return result with { Status = result.IsReady ? "Healthy" : "Unhealthy" };
     }
 
-    private async Task<DatabaseHealth> CheckDatabaseAsync(CancellationToken cancellationToken)
+    /// <summary>Registers the readiness checks.</summary>
+    public static IServiceCollection AddReadinessChecks(IServiceCollection services, ApiHostOptions api)
     {
-        var started = Stopwatch.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.ReadinessCheckTimeout);
-        try
-        {
-            await using var command = dataSource.CreateCommand("SELECT max(version) FROM schema_version");
-            var version = await command.ExecuteScalarAsync(timeout.Token);
-            return new DatabaseHealth(true, Elapsed(started), version is int v ? v : null, null);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
-        {
-            var error = ex is OperationCanceledException ? "timed out" : ex.Message;
-            return new DatabaseHealth(false, Elapsed(started), null, error);
-        }
-    }
-
-    private async Task<ClusterHealth> CheckClusterAsync(CancellationToken cancellationToken)
-    {
-        var started = Stopwatch.GetTimestamp();
-        // The management grain lives on one silo. When that silo does not answer within the live read budget
-        // (frozen, or dead and not yet declared so), the membership's gateway list (read from the table, not
-        // from a silo) says whether any silo serves, and the member list last seen stands in.
-        Task<Dictionary<SiloAddress, SiloStatus>>? hosts = null;
-        try
-        {
-            // Inside the try: a client that is not connected yet throws at the call itself.
-            hosts = client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken);
-            var answer = await hosts.WaitAsync(options.Value.LiveReadTimeout, cancellationToken);
-            var silos = view.RememberSilos(answer.Keys);
-            return new ClusterHealth(silos.Length > 0, silos.Length, silos, Elapsed(started), silos.Length > 0 ? null : "no active silo");
-        }
-        catch (TimeoutException)
-        {
-            // No answer yet: see below.
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            return new ClusterHealth(false, 0, [], Elapsed(started), ex.Message);
-        }
-
-        try
-        {
-            var gateways = await gatewayList.GetGateways().WaitAsync(options.Value.ReadinessCheckTimeout, cancellationToken);
-            // Each gateway names its silo's host and generation. When they are exactly the silos last seen,
-            // the membership has not changed: those silos serve (one of them does not answer yet).
-            var serving = gateways.Select(g => $"{g.Host}@{g.Segments[^1].Trim('/')}").ToHashSet(StringComparer.Ordinal);
-            var known = view.KnownSilos ?? [];
-            if (serving.Count > 0 && serving.SetEquals(known.Select(k => $"{k[..k.LastIndexOf(':')]}@{k[(k.LastIndexOf('@') + 1)..]}")))
-            {
-                // The table still names a silo that was killed until somebody declares it dead (nobody does when it
-                // was the last): a gateway port that refuses connections proves that no silo serves there.
-                if (await AllRefuseAsync(gateways, cancellationToken))
+        services.AddSingleton<ReadinessProbe>();
+        services.AddHealthChecks()
+            .Add(new HealthCheckRegistration(
+                DatabaseCheck,
+                sp => new NpgSqlHealthCheck(new NpgSqlHealthCheckOptions(sp.GetRequiredService<NpgsqlDataSource>())
                 {
-                    return new ClusterHealth(false, 0, [], Elapsed(started), "no silo accepts connections");
-                }
-
-                return new ClusterHealth(true, known.Count, known, Elapsed(started), null);
-            }
-
-            // The membership changed since: only the management grain can name the silos; wait for it.
-            var left = options.Value.ReadinessCheckTimeout - Stopwatch.GetElapsedTime(started);
-            var answer = await hosts!.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), cancellationToken);
-            var silos = view.RememberSilos(answer.Keys);
-            return new ClusterHealth(silos.Length > 0, silos.Length, silos, Elapsed(started), silos.Length > 0 ? null : "no active silo");
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            var error = ex is TimeoutException ? "cluster did not answer in time" : ex.Message;
-            return new ClusterHealth(false, 0, [], Elapsed(started), error);
-        }
+                    CommandText = "SELECT max(version) FROM schema_version",
+                    HealthCheckResultBuilder = version => HealthCheckResult.Healthy(
+                        data: version is int v ? new Dictionary<string, object> { [SchemaVersionKey] = v } : null),
+                }),
+                HealthStatus.Unhealthy,
+                [ReadyTag],
+                api.ReadinessCheckTimeout))
+            // The cluster check bounds itself; the registration's timeout is a backstop.
+            .AddCheck<ClusterHealthCheck>(ClusterHealthCheck.Name, HealthStatus.Unhealthy, [ReadyTag], api.ReadinessCheckTimeout + TimeSpan.FromSeconds(1));
+        return services;
     }
 
-    private async Task<bool> AllRefuseAsync(IList<Uri> gateways, CancellationToken cancellationToken)
-    {
-        var probes = gateways.Select(g => IPAddress.TryParse(g.Host, out var address)
-            ? EndpointProbe.RefusesAsync(new IPEndPoint(address, g.Port), options.Value.LiveReadTimeout, cancellationToken)
-            : Task.FromResult(false));
-        return (await Task.WhenAll(probes)).All(refused => refused);
-    }
+    private static string? Error(HealthReportEntry entry) => entry.Status == HealthStatus.Healthy ? null
+        : entry.Exception is OperationCanceledException or TimeoutException ? "timed out"
+        : entry.Exception?.Message ?? entry.Description;
 
-    private static double Elapsed(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1);
+    private static double Milliseconds(TimeSpan span) => Math.Round(span.TotalMilliseconds, 1);
 }

@@ -29,6 +29,7 @@ public sealed partial class JobGrain
             switch (effect)
             {
                 case AcquireResource acquire:
+                    _metrics.Asked(acquire.Key);
                     var answered = await RequestAsync(acquire.Key);
                     save |= answered.Save;
                     foreach (var next in answered.Effects)
@@ -56,6 +57,7 @@ public sealed partial class JobGrain
             }
         }
 
+        _metrics.Holding(state.State.Held);
         Exception? notStored = null;
         if (save)
         {

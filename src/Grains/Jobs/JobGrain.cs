@@ -13,6 +13,7 @@ using OrleansJobs.Jobs.Watchdog;
 using OrleansJobs.Libraries;
 using OrleansJobs.Membership;
 using OrleansJobs.Recovery;
+using OrleansJobs.Telemetry;
 
 namespace OrleansJobs.Jobs;
 
@@ -32,12 +33,14 @@ public sealed partial class JobGrain(
     SiloLiveness liveness,
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
+    JobMetrics metrics,
     TimeProvider time,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRunReports, IResourceHolder, IDeviceHolder, IRecoverableJob, IRemindable
 {
     private JobLifecycle _life = null!;
     private JobRunHost _runs = null!;
     private JobStateWriter _writer = null!;
+    private JobCommitMetrics _metrics = null!;
     private WatchdogReminder _watchdog = null!;
     private JobSnapshot? _saved; // the job as last stored: reads never show a change that is not durable
     private IGrainTimer? _wakeTimer;
@@ -295,12 +298,19 @@ public sealed partial class JobGrain(
             DefaultStallTimeout = Watch.StallTimeout,
         };
 
-    private JobStateWriter NewWriter() => new(JobId, state, projections, liveness, SiloName, time, logger)
+    private JobStateWriter NewWriter()
     {
-        IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
-        Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
-        Flushed = AfterSaveAsync,
-    };
+        // What the state holds already was counted by the activation (or the cluster) that stored it.
+        _metrics = new JobCommitMetrics(metrics, time);
+        _metrics.Loaded(state.State);
+        return new(JobId, state, projections, liveness, SiloName, time, logger)
+        {
+            Metrics = _metrics,
+            IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
+            Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
+            Flushed = AfterSaveAsync,
+        };
+    }
 
     /// <summary>The job as last stored, with the live run's progress and messages; null when it does not exist.</summary>
     private JobSnapshot? Live() => _saved switch

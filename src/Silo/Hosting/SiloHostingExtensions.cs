@@ -17,6 +17,7 @@ using OrleansJobs.Membership;
 using OrleansJobs.Recovery;
 using OrleansJobs.Safeguards;
 using OrleansJobs.Storage;
+using OrleansJobs.Telemetry;
 
 namespace OrleansJobs.Silo.Hosting;
 
@@ -39,6 +40,7 @@ public static class SiloHostingExtensions
 
         // Must be registered before UseOrleans: hosted services start in registration order.
         builder.Services.AddHostedService<SchemaInitializer>();
+        builder.AddOrleansJobsSiloMetrics();
 
         var host = builder.Configuration.GetSection(SiloHostOptions.SectionName).Get<SiloHostOptions>() ?? new SiloHostOptions();
         builder.UseOrleans(silo =>
@@ -162,6 +164,8 @@ public static class SiloHostingExtensions
             silo.Services.AddDeviceJobType(type.Key, kind, o => type.Bind(o));
         }
 
+        silo.Services.AddMetrics();
+        silo.Services.AddSingleton<JobMetrics>();
         silo.Services.AddSingleton<ProjectionWriter>();
         silo.Services.Configure<ProjectionBatcherOptions>(configuration.GetSection("Projections"));
         silo.Services.AddSingleton<ProjectionBatcher>();

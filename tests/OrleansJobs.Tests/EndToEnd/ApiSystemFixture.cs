@@ -19,12 +19,15 @@ public abstract class ApiSystemFixture(string purpose, IReadOnlyDictionary<strin
 
     public TestDatabase Database => _database!;
 
+    /// <summary>The silo process (its ports, its <c>/metrics</c>).</summary>
+    public SiloProcess Silo { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         _database = await PostgresServer.CreateDatabaseAsync(purpose);
         await _database.ApplySchemaAsync();
         _cluster = new ProcessCluster(_database);
-        _cluster.StartSilo(extra: siloSettings);
+        Silo = _cluster.StartSilo(extra: siloSettings);
         var api = _cluster.StartApiHost();
         Http.BaseAddress = api.BaseAddress;
         await ProcessCluster.WaitForReadyAsync(Http, silos: 1);

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Projections;
 using OrleansJobs.Membership;
+using OrleansJobs.Telemetry;
 
 namespace OrleansJobs.Jobs.Persistence;
 
@@ -31,6 +33,9 @@ internal sealed partial class JobStateWriter(
     /// <summary>The index row of the state as it is being stored (with the live run's progress).</summary>
     public required Func<JobIndexRow> IndexRow { get; init; }
 
+    /// <summary>Counts what each successful write made durable.</summary>
+    public JobCommitMetrics? Metrics { get; init; }
+
     /// <summary>Called after every successful write, before the projection is sent.</summary>
     public Action? Saved { get; init; }
 
@@ -44,6 +49,7 @@ internal sealed partial class JobStateWriter(
         job.Version++;
         job.UpdatedAt = time.GetUtcNow();
         job.ActiveSilo = silo;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await state.WriteStateAsync();
@@ -55,6 +61,7 @@ internal sealed partial class JobStateWriter(
         }
 
         CancelFlush();
+        Metrics?.Stored(job, Stopwatch.GetElapsedTime(started));
         Saved?.Invoke();
         Project();
     }
@@ -109,6 +116,7 @@ internal sealed partial class JobStateWriter(
     {
         CancelFlush();
         state.State = new JobState();
+        Metrics?.Discarded();
     }
 
     private void ScheduleFlush()

@@ -1,0 +1,26 @@
+using OpenTelemetry.Metrics;
+using OrleansJobs.ApiHost.ReadModel;
+
+namespace OrleansJobs.ApiHost.Hosting;
+
+/// <summary>The API host's <c>/metrics</c>: its HTTP and Orleans client meters and the gauges read from the database.</summary>
+public static class ApiMetrics
+{
+    public static IServiceCollection AddApiMetrics(this IServiceCollection services)
+    {
+        services.AddSingleton<JobGauges>();
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(JobGauges.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.Orleans", "System.Runtime")
+            .AddPrometheusExporter());
+        return services;
+    }
+
+    /// <summary>Maps <c>/metrics</c> (Prometheus text, not part of the JSON API or its OpenAPI document).</summary>
+    public static IEndpointRouteBuilder MapApiMetrics(this IEndpointRouteBuilder app)
+    {
+        // The gauges' meter exists once something asks for it: create it before the first scrape.
+        app.ServiceProvider.GetRequiredService<JobGauges>();
+        app.MapPrometheusScrapingEndpoint("/metrics").ExcludeFromDescription();
+        return app;
+    }
+}
