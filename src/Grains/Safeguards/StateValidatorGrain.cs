@@ -8,6 +8,7 @@ using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Libraries;
 using OrleansJobs.Recovery;
+using OrleansJobs.Telemetry;
 
 namespace OrleansJobs.Safeguards;
 
@@ -28,6 +29,7 @@ public sealed partial class StateValidatorGrain(
     IClusterMembershipService membership,
     JobHandlerRegistry registry,
     IOptions<ValidatorOptions> options,
+    JobMetrics metrics,
     IOptions<ClusterOptions> cluster,
     ILocalSiloDetails silo,
     TimeProvider time,
@@ -46,6 +48,7 @@ public sealed partial class StateValidatorGrain(
         try
         {
             var run = await ValidateAsync(request.DryRun, request.Reason);
+            metrics.Validated(run.Found, run.Repaired);
             if (!request.DryRun)
             {
                 state.State.Record(run);

@@ -31,6 +31,8 @@ public sealed class JobMetrics
     private readonly Histogram<double> _runDuration;
     private readonly Histogram<double> _checkpointWrite;
     private readonly Histogram<double> _resourceWait;
+    private readonly Counter<long> _validatorFound;
+    private readonly Counter<long> _validatorRepaired;
 
     public JobMetrics(IMeterFactory meters)
     {
@@ -52,6 +54,8 @@ public sealed class JobMetrics
         _queueWait = meter.CreateHistogram("orleansjobs.job.queue_wait", "s", "From entering Queued (submit, retry, resume) to the run's start, by type", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WaitBuckets });
         _runDuration = meter.CreateHistogram("orleansjobs.job.run_duration", "s", "From the attempt's start to its final status, by type and status", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WaitBuckets });
         _checkpointWrite = meter.CreateHistogram("orleansjobs.job.state_write", "s", "Latency of a job state write (the commit point of every decision and checkpoint)", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WriteBuckets });
+        _validatorFound = meter.CreateCounter<long>("orleansjobs.validator.found", "{finding}", "Inconsistencies the state validator found (dry runs included), by kind");
+        _validatorRepaired = meter.CreateCounter<long>("orleansjobs.validator.repaired", "{repair}", "Inconsistencies the state validator repaired, by kind (jobs, resources, rows)");
         _resourceWait = meter.CreateHistogram("orleansjobs.resource.wait", "s", "From a job's request for a resource to its grant, by resource kind (slot, library, device)", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WaitBuckets });
     }
 
@@ -92,6 +96,20 @@ public sealed class JobMetrics
             {
                 _runDuration.Record(Seconds(entry.At - job.Attempts[^1].StartedAt), type, status);
             }
+        }
+    }
+
+    /// <summary>A state validator run ended: what it found and repaired, by kind (kinds with nothing are not recorded).</summary>
+    public void Validated(IReadOnlyDictionary<string, int> found, IReadOnlyDictionary<string, int> repaired)
+    {
+        foreach (var (kind, count) in found.Where(f => f.Value > 0))
+        {
+            _validatorFound.Add(count, new KeyValuePair<string, object?>("kind", kind));
+        }
+
+        foreach (var (kind, count) in repaired.Where(r => r.Value > 0))
+        {
+            _validatorRepaired.Add(count, new KeyValuePair<string, object?>("kind", kind));
         }
     }
 

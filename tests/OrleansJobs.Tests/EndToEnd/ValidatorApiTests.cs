@@ -36,6 +36,14 @@ public sealed class ValidatorApiTests(ValidatorApiFixture fixture) : IClassFixtu
         var run = await RunAsync("{}");
         Assert.Equal(2, run.GetProperty("repaired").GetProperty("orphan_journal_rows").GetInt32());
         Assert.Equal(0, await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM job_journal WHERE job_id = @id", ("id", purged)));
+        // The silo's meters count what the validator found and repaired, by kind (the dry run's finding too).
+        using (var scraper = new HttpClient())
+        {
+            var samples = PrometheusText.Parse(await scraper.GetStringAsync(fixture.Silo.Metrics));
+            Assert.Equal(2, samples.Value("orleansjobs_validator_repaired_total", ("kind", "orphan_journal_rows")));
+            Assert.Equal(4, samples.Value("orleansjobs_validator_found_total", ("kind", "orphan_journal_rows")));
+        }
+
         var again = await RunAsync("{}");
         Assert.Equal(0, again.GetProperty("found").EnumerateObject().Sum(k => k.Value.GetInt32()));
 
