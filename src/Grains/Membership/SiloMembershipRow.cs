@@ -45,4 +45,22 @@ public sealed class SiloMembershipRow(ILocalSiloDetails silo, IOptions<ClusterOp
         command.Parameters.AddWithValue("fence_port", endpoint.Port);
         command.Parameters.AddWithValue("fence_generation", silo.SiloAddress.Generation);
     }
+
+    /// <summary>
+    /// Adds the fence parameters of <paramref name="row"/>; without one (outside a silo: tests, tools) a row
+    /// that matches nothing, so <see cref="NotDeadSql"/> holds and the write goes through.
+    /// </summary>
+    public static void AddParameters(SiloMembershipRow? row, NpgsqlCommand command)
+    {
+        if (row is not null)
+        {
+            row.AddParameters(command);
+            return;
+        }
+
+        command.Parameters.AddWithValue("fence_cluster", "");
+        command.Parameters.AddWithValue("fence_address", "");
+        command.Parameters.AddWithValue("fence_port", 0);
+        command.Parameters.AddWithValue("fence_generation", 0);
+    }
 }

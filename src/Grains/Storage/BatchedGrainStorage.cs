@@ -287,7 +287,7 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
         {
             Value = batch.Select(o => o.Summary).ToArray(),
         });
-        AddFenceParameters(command);
+        SiloMembershipRow.AddParameters(_fence, command);
         var written = new int?[batch.Count];
         await using (var reader = await command.ExecuteReaderAsync())
         {
@@ -312,20 +312,6 @@ public sealed partial class BatchedGrainStorage : IGrainStorage, IAsyncDisposabl
     }
 
     /// <summary>Outside a silo (storage tests) there is no membership row: the fence reads the writer as alive.</summary>
-    private void AddFenceParameters(NpgsqlCommand command)
-    {
-        if (_fence is not null)
-        {
-            _fence.AddParameters(command);
-            return;
-        }
-
-        command.Parameters.AddWithValue("fence_cluster", "");
-        command.Parameters.AddWithValue("fence_address", "");
-        command.Parameters.AddWithValue("fence_port", 0);
-        command.Parameters.AddWithValue("fence_generation", 0);
-    }
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain storage {Name}: a batch of {Count} operations failed")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, string name, int count);
 

@@ -69,7 +69,7 @@ public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLivene
                 command.Parameters.AddWithValue("item", item);
                 command.Parameters.AddWithValue("attempt", attempt);
                 command.Parameters.AddWithValue("silo", silo);
-                AddFence(command);
+                SiloMembershipRow.AddParameters(fence, command);
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 await reader.ReadAsync(cancellationToken);
                 if (!reader.GetBoolean(0))
@@ -86,20 +86,5 @@ public sealed class SyntheticEffectStore(NpgsqlDataSource dataSource, SiloLivene
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
-    }
-
-    private void AddFence(NpgsqlCommand command)
-    {
-        if (fence is not null)
-        {
-            fence.AddParameters(command);
-            return;
-        }
-
-        // No silo (handler tests): a row that matches nothing, so the write always goes through.
-        command.Parameters.AddWithValue("fence_cluster", "");
-        command.Parameters.AddWithValue("fence_address", "");
-        command.Parameters.AddWithValue("fence_port", 0);
-        command.Parameters.AddWithValue("fence_generation", 0);
     }
 }
