@@ -256,7 +256,7 @@ public sealed partial class LibraryGrain(
             {
                 // Hashing reads files: off the grain's scheduler.
                 await Task.Run(() => new FileOpSettler(root, SafeFiles.JobTag(jobId), operations)
-                    .SettleAsync(jobId, ops, () => ValueTask.FromResult<IDisposable>(NoEffectGate.Instance), CancellationToken.None));
+                    .SettleAsync(jobId, ops, effect: null, CancellationToken.None));
                 LogSettled(logger, Id, ops.Count, jobId);
             }
 
@@ -384,14 +384,4 @@ public sealed partial class LibraryGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Library {LibraryId}: stopping job {JobId} for the delete failed")]
     private static partial void LogControlFailed(ILogger logger, Exception exception, string libraryId, string jobId);
-
-    /// <summary>No job holds the lock while the library settles: its effects need no further gate.</summary>
-    private sealed class NoEffectGate : IDisposable
-    {
-        public static readonly NoEffectGate Instance = new();
-
-        public void Dispose()
-        {
-        }
-    }
 }

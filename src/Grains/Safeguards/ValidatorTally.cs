@@ -5,6 +5,10 @@ internal sealed class ValidatorTally
 {
     private const int SampleSize = 100;
 
+    /// <summary>Each kind's place in the order the validator checks them (the sample is sorted by it).</summary>
+    private static readonly Dictionary<string, int> Order =
+        ValidatorFindings.All.Select((kind, i) => (kind, i)).ToDictionary(k => k.kind, k => k.i, StringComparer.Ordinal);
+
     private readonly Dictionary<string, int> _found = ValidatorFindings.All.ToDictionary(k => k, _ => 0, StringComparer.Ordinal);
     private readonly Dictionary<string, int> _repaired = ValidatorFindings.All.ToDictionary(k => k, _ => 0, StringComparer.Ordinal);
     private readonly List<ValidatorFinding> _sample = [];
@@ -38,7 +42,7 @@ internal sealed class ValidatorTally
         {
             return new ValidationRun(reason, dryRun, started, finished, jobs,
                 new Dictionary<string, int>(_found, StringComparer.Ordinal), new Dictionary<string, int>(_repaired, StringComparer.Ordinal),
-                [.. _sample.OrderBy(f => ValidatorFindings.All.ToList().IndexOf(f.Kind)).ThenBy(f => f.Subject, StringComparer.Ordinal)], silo);
+                [.. _sample.OrderBy(f => Order[f.Kind]).ThenBy(f => f.Subject, StringComparer.Ordinal)], silo);
         }
     }
 }

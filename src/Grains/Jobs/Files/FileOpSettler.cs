@@ -9,8 +9,11 @@ namespace OrleansJobs.Jobs.Files;
 /// </summary>
 internal sealed class FileOpSettler(string root, string jobTag, FileOperationStore log)
 {
-    /// <summary>Settles <paramref name="ops"/> and logs their new status; a deletion happens inside <paramref name="effect"/>.</summary>
-    public async Task SettleAsync(string jobId, List<FileOp> ops, Func<ValueTask<IDisposable>> effect, CancellationToken cancellationToken)
+    /// <summary>
+    /// Settles <paramref name="ops"/> and logs their new status; a deletion happens inside <paramref name="effect"/>
+    /// (a run's effect section), or ungated when null (the caller alone works on the library).
+    /// </summary>
+    public async Task SettleAsync(string jobId, List<FileOp> ops, Func<ValueTask<IDisposable>>? effect, CancellationToken cancellationToken)
     {
         foreach (var op in ops)
         {
@@ -33,7 +36,7 @@ internal sealed class FileOpSettler(string root, string jobTag, FileOperationSto
                 // Moved, but the old name is still there (the crash came between link and unlink): it goes now.
                 if ((await LibraryFiles.HashAsync(from, cancellationToken)).AsSpan().SequenceEqual(op.Sha256))
                 {
-                    using (await effect())
+                    using (effect is null ? null : await effect())
                     {
                         File.Delete(from);
                     }
