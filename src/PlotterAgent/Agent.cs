@@ -20,6 +20,11 @@ public static class Agent
         {
             BaseAddress = new Uri(options.Api.AbsoluteUri.TrimEnd('/') + "/"),
         };
+        if (options.ApiKey is { } key)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
+
         var device = new DeviceHeartbeats(http, options, link, logger);
         try
         {

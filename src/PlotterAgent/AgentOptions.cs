@@ -13,11 +13,13 @@ public sealed partial record AgentOptions(
     TimeSpan HeartbeatInterval,
     string StrokesPath,
     string ControlPath,
-    double StrokeMsScale)
+    double StrokeMsScale,
+    string? ApiKey = null)
 {
     public const string Usage = """
         usage: OrleansJobs.PlotterAgent --api URL --device ID [options]
           --api URL                   the API host, e.g. http://127.0.0.1:8080 (required)
+          --api-key KEY               the API key: a worker key naming the device (or an operator's or admin's); better from PLOTTER_API_KEY
           --device ID                 the plotter's device id, e.g. plotter-1 (required; lower-case letters, digits, dashes)
           --agent ID                  this agent's id (default <device>-agent)
           --name TEXT                 the device's display name (default "Simulated plotter <device>")
@@ -31,7 +33,7 @@ public sealed partial record AgentOptions(
         """;
 
     private static readonly string[] Names =
-        ["api", "device", "agent", "name", "heartbeat-timeout", "heartbeat-interval-ms", "strokes", "control", "stroke-ms-scale"];
+        ["api", "api-key", "device", "agent", "name", "heartbeat-timeout", "heartbeat-interval-ms", "strokes", "control", "stroke-ms-scale"];
 
     /// <summary>The options, or why they are not usable.</summary>
     /// <param name="args">The command line.</param>
@@ -121,7 +123,7 @@ public sealed partial record AgentOptions(
         return new AgentOptions(api, device, agent, name, timeout, TimeSpan.FromMilliseconds(intervalMs),
             Path.GetFullPath(Value("strokes") ?? Path.Combine(folder, $"{device}.strokes.jsonl")),
             Path.GetFullPath(Value("control") ?? Path.Combine(folder, $"{device}.control")),
-            scale);
+            scale, Value("api-key"));
 
         int Number(string option, int fallback, int min, int max)
         {

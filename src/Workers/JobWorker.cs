@@ -37,7 +37,7 @@ public sealed class JobWorker : IAsyncDisposable
         _ownsHttp = httpClient is null;
         // A worker runs for days: pooled connections are renewed so that a moved API host (DNS) is found again.
         _http = httpClient ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) });
-        _api = new WorkerApiClient(_http, options.BaseAddress ?? httpClient!.BaseAddress!, options.TimeProvider);
+        _api = new WorkerApiClient(_http, options.BaseAddress ?? httpClient!.BaseAddress!, options.ApiKey, options.TimeProvider);
         _logger = logger ?? NullLogger.Instance;
     }
 

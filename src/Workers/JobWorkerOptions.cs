@@ -8,6 +8,13 @@ public sealed partial class JobWorkerOptions
     /// <summary>The API's address, e.g. <c>http://127.0.0.1:8080</c>; null: the given <see cref="HttpClient"/>'s base address.</summary>
     public Uri? BaseAddress { get; init; }
 
+    /// <summary>
+    /// The API key sent with every request (<c>Authorization: Bearer</c>): a key with the worker role that
+    /// names this worker's job types (or its device). Null: none is sent (the given <see cref="HttpClient"/>
+    /// may add one itself). A key refused (401, 403) ends <see cref="JobWorker.RunAsync"/> with a <see cref="WorkerApiException"/>.
+    /// </summary>
+    public string? ApiKey { get; init; }
+
     /// <summary>Names the worker in the journal and on the job (1 to 200 characters).</summary>
     public required string WorkerId { get; init; }
 

@@ -28,7 +28,7 @@ public static class ArchiveBenchmark
                 seeded = ended.Ended;
                 Log($"{seeded} jobs finished ({submitted.Ids.Length / submitted.Elapsed.TotalSeconds:0} submits/s); exporting");
                 var clock = Stopwatch.StartNew();
-                using var client = new HttpClient { BaseAddress = source.Api.BaseAddress, Timeout = options.PhaseLimit };
+                using var client = source.Api.CreateClient(options.PhaseLimit);
                 using var response = await client.GetAsync(new Uri("/api/admin/export", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
                 response.EnsureSuccessStatusCode();
                 await using (var output = File.Create(file))
@@ -48,7 +48,7 @@ public static class ArchiveBenchmark
             await using (var target = await BenchSystem.StartAsync(1))
             {
                 var clock = Stopwatch.StartNew();
-                using var client = new HttpClient { BaseAddress = target.Api.BaseAddress, Timeout = options.PhaseLimit };
+                using var client = target.Api.CreateClient(options.PhaseLimit);
                 await using var body = File.OpenRead(file);
                 using var content = new StreamContent(body);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/gzip");

@@ -47,7 +47,7 @@ public sealed class BenchSystem : IAsyncDisposable
             }
 
             var api = cluster.StartApiHost();
-            using var http = new HttpClient { BaseAddress = api.BaseAddress };
+            using var http = api.CreateClient();
             await ProcessCluster.WaitForReadyAsync(http, silos, TimeSpan.FromSeconds(90));
             return new BenchSystem(database, cluster, started, api);
         }

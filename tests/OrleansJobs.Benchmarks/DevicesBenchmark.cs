@@ -29,7 +29,7 @@ public static class DevicesBenchmark
                 ["DeviceJobTypes__plot-auto__DeviceKind"] = "plotter",
                 ["DeviceJobTypes__plot-auto__ResumeAfterReconnect"] = "true",
             });
-            using var http = new HttpClient { BaseAddress = system.Api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            using var http = system.Api.CreateClient(TimeSpan.FromSeconds(30));
             var agent = StartAgent(system, options, folder, strokes);
             try
             {
@@ -80,7 +80,7 @@ public static class DevicesBenchmark
     }
 
     private static ManagedProcess StartAgent(BenchSystem system, BenchOptions options, string folder, string strokes) =>
-        ProcessCluster.StartPlotterAgent(system.Api.BaseAddress, Device,
+        ProcessCluster.StartPlotterAgent(system.Api, Device,
             "--heartbeat-timeout", options.HeartbeatTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
             "--strokes", strokes, "--control", Path.Combine(folder, "control"));
 

@@ -27,7 +27,7 @@ public static class FilesBenchmark
             var megabytes = bytes / 1e6;
             Log($"{Format.Number(megabytes, 1)} MB; starting a fresh database, one silo and the API host");
             await using var system = await BenchSystem.StartAsync(1, new Dictionary<string, string> { ["Libraries__AllowedRoots__0"] = baseFolder });
-            using var http = new HttpClient { BaseAddress = system.Api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            using var http = system.Api.CreateClient(TimeSpan.FromSeconds(30));
             using (var created = await PostAsync(http, "/api/libraries", $$"""{"id": "bench", "name": "bench", "root": "{{root}}"}""", cancellationToken))
             {
                 created.EnsureSuccessStatusCode();

@@ -30,7 +30,7 @@ public static class RecoveryBenchmark
         var freeze = options.Mode == "freeze";
         Log($"starting a fresh database, {options.Silos} silo processes and the API host");
         await using var system = await BenchSystem.StartAsync(options.Silos);
-        using var http = new HttpClient { BaseAddress = system.Api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = system.Api.CreateClient(TimeSpan.FromSeconds(30));
         var jobs = new List<string>();
         for (var i = 0; i < options.Jobs; i++)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using OrleansJobs.Harness;
 
 namespace OrleansJobs.Benchmarks;
 
@@ -70,7 +71,7 @@ public static class RetentionBenchmark
     private static async Task<JsonElement> RunRetentionAsync(HttpClient http, CancellationToken cancellationToken)
     {
         using var content = new StringContent("""{"dryRun": false}""", Encoding.UTF8, "application/json");
-        using var retention = new HttpClient { BaseAddress = http.BaseAddress, Timeout = TimeSpan.FromMinutes(10) };
+        using var retention = http.CloneWithTimeout(TimeSpan.FromMinutes(10));
         using var response = await retention.PostAsync(new Uri("/api/admin/retention/run", UriKind.Relative), content, cancellationToken);
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);

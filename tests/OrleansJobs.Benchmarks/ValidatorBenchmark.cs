@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using OrleansJobs.Harness;
 
 namespace OrleansJobs.Benchmarks;
 
@@ -60,7 +61,7 @@ public static class ValidatorBenchmark
     private static async Task<JsonElement> ValidateAsync(HttpClient http, bool dryRun, CancellationToken cancellationToken)
     {
         using var content = new StringContent($$"""{"dryRun": {{(dryRun ? "true" : "false")}}}""", Encoding.UTF8, "application/json");
-        using var client = new HttpClient { BaseAddress = http.BaseAddress, Timeout = TimeSpan.FromMinutes(10) };
+        using var client = http.CloneWithTimeout(TimeSpan.FromMinutes(10));
         using var response = await client.PostAsync(new Uri("/api/admin/validator/run", UriKind.Relative), content, cancellationToken);
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);

@@ -13,8 +13,13 @@ public sealed record SiloProcess(ManagedProcess Process, int SiloPort, int Gatew
     public Uri Metrics => new($"http://127.0.0.1:{MetricsPort}/metrics");
 }
 
-/// <summary>The API host process of a <see cref="ProcessCluster"/>.</summary>
-public sealed record ApiHostProcess(ManagedProcess Process, Uri BaseAddress);
+/// <summary>The API host process of a <see cref="ProcessCluster"/>; <paramref name="AdminKey"/> is the cluster's configured admin key.</summary>
+public sealed record ApiHostProcess(ManagedProcess Process, Uri BaseAddress, string AdminKey)
+{
+    /// <summary>A client of this host that sends <paramref name="key"/> (the admin key by default) with every request.</summary>
+    public HttpClient CreateClient(TimeSpan? timeout = null, string? key = null) =>
+        ApiKeys.Authorize(new HttpClient { BaseAddress = BaseAddress, Timeout = timeout ?? TimeSpan.FromSeconds(30) }, key ?? AdminKey);
+}
 
 /// <summary>Status values Orleans writes to the membership table.</summary>
 public enum MembershipStatus
@@ -45,6 +50,9 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
     public const string StartedLine = "Silo started: ";
 
     public string ClusterId { get; } = $"c{Guid.NewGuid():N}"[..12];
+
+    /// <summary>The admin key every API host of this cluster is configured with (<c>Auth:Keys:0</c>).</summary>
+    public string AdminKey { get; } = ApiKeys.NewKey();
 
     public TestDatabase Database => database;
 
@@ -80,16 +88,20 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
             _processes.Add(process);
         }
 
-        return new ApiHostProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        return new ApiHostProcess(process, new Uri($"http://127.0.0.1:{port}"), AdminKey);
     }
 
     /// <summary>
     /// Starts the simulated plotter agent for <paramref name="device"/> against <paramref name="api"/>, with its
     /// other options in <paramref name="args"/>. It needs no database, so it is the caller's to stop (dispose).
     /// </summary>
-    public static ManagedProcess StartPlotterAgent(Uri api, string device, params string[] args) =>
+    public static ManagedProcess StartPlotterAgent(ApiHostProcess api, string device, params string[] args) =>
+        StartPlotterAgent(api.BaseAddress, api.AdminKey, device, args);
+
+    /// <summary>Starts the simulated plotter agent with the API key <paramref name="key"/> (a worker key naming the device, say).</summary>
+    public static ManagedProcess StartPlotterAgent(Uri api, string key, string device, params string[] args) =>
         ManagedProcess.StartDotnet($"plotter:{device}", Repository.PlotterAgentDirectory, "OrleansJobs.PlotterAgent.dll",
-            new Dictionary<string, string>(), ["--api", api.ToString(), "--device", device, .. args]);
+            new Dictionary<string, string> { ["PLOTTER_API_KEY"] = key }, ["--api", api.ToString(), "--device", device, .. args]);
 
     /// <summary>This cluster's rows in the membership table.</summary>
     public Task<List<MembershipRow>> MembershipAsync() => database.QueryAsync(
@@ -173,6 +185,9 @@ public sealed class ProcessCluster(TestDatabase database, IReadOnlyDictionary<st
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Orleans.Runtime.MembershipService"] = "Information",
             ["Logging__LogLevel__OrleansJobs.Silo"] = "Information", // for the started line
+            ["Auth__Keys__0__Name"] = "test-admin",
+            ["Auth__Keys__0__Key"] = AdminKey,
+            ["Auth__Keys__0__Roles__0"] = "admin",
         };
         foreach (var source in new[] { settings, extra })
         {

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.Jobs;
 using OrleansJobs.Safeguards;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -111,20 +112,24 @@ public static class AdminApi
         var admin = app.MapGroup("/api/admin").WithTags("Admin");
         admin.MapGet("/retention", RetentionStatus)
             .WithName("GetRetentionStatus")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("The last run of the retention policy")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/retention/run", RunRetention)
             .WithName("RunRetention")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Run the retention policy now: finished jobs older than Retention:Retention (30 days), or beyond Retention:MaxPastJobsPerType of their type")
             .WithDescription(PurgeDescription + " The policy also runs every Retention:Interval (1 h) on one silo.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/jobs/purge", PurgeJobs)
             .WithName("PurgeJobs")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Delete the finished jobs a filter names (ids, status, type, finishedBefore)")
             .WithDescription(PurgeDescription)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/emergency-cleanup", EmergencyCleanup)
             .WithName("EmergencyCleanup")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Stop every active job: cancel (kill what still runs after graceSeconds) or force-fail; needs confirm: \"stop every job\"")
             .WithDescription("Each job is journaled emergency_cleanup; the locks and devices they held are released as they end. Safe to " +
                 "repeat (a second run finds nothing to stop); new jobs are accepted at once. found: the active jobs by status; stillActive: " +
@@ -133,10 +138,12 @@ public static class AdminApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapGet("/validator", ValidatorStatus)
             .WithName("GetValidatorStatus")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("The state validator's last run and its totals by kind")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/validator/run", RunValidator)
             .WithName("RunValidator")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Run the state validator now: find what disagrees between the silos and the database, and repair it (dryRun: only count)")
             .WithDescription("Checks, in order: jobs left on silos that are gone (recovered), index rows against job states (rewritten, or " +
                 "deleted with a job that has no state), the holders and waiters of every run slot, library lock, device and device pool " +
@@ -148,6 +155,7 @@ public static class AdminApi
         app.MapPost("/api/jobs/{id}/purge", PurgeJob)
             .WithTags("Jobs")
             .WithName("PurgeJob")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Delete a finished job: its state, index row, journal and file operations")
             .WithDescription("204 when deleted; 409 with jobStatus while the job is not finished (nothing is deleted); 404 when no job has the id.")
             .ProducesJobActionProblems();

@@ -7,6 +7,7 @@ using Npgsql;
 using OrleansJobs.ApiHost.Archive;
 using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.Jobs;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -43,6 +44,7 @@ public static class ArchiveApi
         var admin = app.MapGroup("/api/admin").WithTags("Admin");
         admin.MapGet("/export", Export)
             .WithName("ExportArchive")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Export an archive: gzip'd JSON Lines of jobs (filtered by status, type, creation time) with their state, journal and file operations, and every library and device")
             .WithDescription("Streams as it reads, from one snapshot of the database. An archive cut short (the connection or the database " +
                 "failed midway) has no end line, and an import refuses it. The file name is orleansjobs-export-<time>.jsonl.gz.")
@@ -50,6 +52,7 @@ public static class ArchiveApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/import", Import)
             .WithName("ImportArchive")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Import an archive into this cluster: idempotent; jobs that were waiting or running come back Paused")
             .WithDescription(ImportDescription)
             .Accepts<Stream>(ArchiveFormat.ContentType)

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Devices;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -14,6 +15,7 @@ public static class DevicesApi
         var devices = app.MapGroup("/api/devices").WithTags("Devices");
         devices.MapPost("/", Register)
             .WithName("RegisterDevice")
+            .RequireOperatorOrWorker()
             .WithSummary("Register a device")
             .WithDescription("A device starts Offline until its agent's first heartbeat. Registering it again with the same definition " +
                 "answers 200; a different definition under the same id is a 409.")
@@ -21,20 +23,24 @@ public static class DevicesApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         devices.MapGet("/", List)
             .WithName("ListDevices")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("List devices by id, filtered by kind and state")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         devices.MapGet("/{id}", Get)
             .WithName("GetDevice")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("A device with its state, owner job, waiting jobs, last heartbeat, last fault and the jobs it interrupted")
             .Produces<DeviceProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         devices.MapPatch("/{id}", Update)
             .WithName("UpdateDevice")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Change a device's name, settings or heartbeat timeout (its kind never changes)")
             .Produces<DeviceProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         devices.MapDelete("/{id}", Remove)
             .WithName("RemoveDevice")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Remove a device")
             .WithDescription("Refused (409, naming the jobs) while a job owns the device or waits for it.")
             .Produces<DeviceProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
@@ -42,6 +48,7 @@ public static class DevicesApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         devices.MapPost("/{id}/heartbeat", Heartbeat)
             .WithName("DeviceHeartbeat")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("The device's agent is alive: the device is Online (Busy while its job runs), or Faulted while a fault is reported")
             .WithDescription("Send every second or so: after heartbeatTimeoutSeconds without one the device is Offline and the job running on " +
                 "it is paused. A device back from Offline or Faulted lets the job it interrupted continue if its type resumes on its own. " +
@@ -51,12 +58,14 @@ public static class DevicesApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         devices.MapPost("/{id}/faults", Fault)
             .WithName("DeviceFault")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("The device's agent reports a fault: the device is Faulted and the job running on it is paused at once")
             .Produces<DeviceProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
             .Produces<DeviceProblemDetails>(StatusCodes.Status409Conflict, ApiDocumentation.ProblemJson)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         devices.MapPost("/{id}/check", RequestCheck)
             .WithName("RequestDeviceCheck")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Ask the device's agent to check the device; it gets the request with its next heartbeat and answers in the one after")
             .Produces<DeviceProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
@@ -66,6 +75,11 @@ public static class DevicesApi
     public static async Task<Results<Created<DeviceResponse>, Ok<DeviceResponse>, ValidationProblem, ProblemHttpResult>> Register(
         RegisterDeviceRequest request, HttpContext http, IClusterClient cluster)
     {
+        if (WorkerScope.ForDevice(http.User, request.Id, operatorToo: true) is { } refused)
+        {
+            return refused;
+        }
+
         var result = await cluster.GetGrain<IDeviceGrain>(request.Id).RegisterAsync(request.ToDefinition(), ApiActors.Of(http));
         return result.Outcome switch
         {
@@ -110,12 +124,12 @@ public static class DevicesApi
     }
 
     public static Task<Results<Ok<DeviceHeartbeatResponse>, ValidationProblem, ProblemHttpResult>> Heartbeat(
-        [DeviceId] string id, DeviceHeartbeatRequest request, IClusterClient cluster) =>
-        HeartbeatAsync(id, request.ToHeartbeat(), cluster);
+        [DeviceId] string id, DeviceHeartbeatRequest request, HttpContext http, IClusterClient cluster) =>
+        HeartbeatAsync(id, request.ToHeartbeat(), http, cluster);
 
     public static Task<Results<Ok<DeviceHeartbeatResponse>, ValidationProblem, ProblemHttpResult>> Fault(
-        [DeviceId] string id, DeviceFaultRequest request, IClusterClient cluster) =>
-        HeartbeatAsync(id, request.ToHeartbeat(), cluster);
+        [DeviceId] string id, DeviceFaultRequest request, HttpContext http, IClusterClient cluster) =>
+        HeartbeatAsync(id, request.ToHeartbeat(), http, cluster);
 
     public static async Task<Results<Accepted<DeviceResponse>, ValidationProblem, ProblemHttpResult>> RequestCheck(
         [DeviceId] string id, HttpContext http, IClusterClient cluster)
@@ -127,8 +141,13 @@ public static class DevicesApi
     }
 
     private static async Task<Results<Ok<DeviceHeartbeatResponse>, ValidationProblem, ProblemHttpResult>> HeartbeatAsync(
-        string id, DeviceHeartbeat heartbeat, IClusterClient cluster)
+        string id, DeviceHeartbeat heartbeat, HttpContext http, IClusterClient cluster)
     {
+        if (WorkerScope.ForDevice(http.User, id) is { } refused)
+        {
+            return refused;
+        }
+
         var result = await cluster.GetGrain<IDeviceGrain>(id).HeartbeatAsync(heartbeat);
         return result.Outcome switch
         {

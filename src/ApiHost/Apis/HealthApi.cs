@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansJobs.ApiHost.Hosting;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -11,10 +12,12 @@ public static class HealthApi
         var health = app.MapGroup("/health").WithTags("Health");
         health.MapGet("/", Live)
             .WithName("Liveness")
+            .AllowAnonymous()
             .WithSummary("Liveness: the API process runs")
             .WithDescription("Answers 200 whenever the process can serve HTTP; checks no dependency.");
         health.MapGet("/ready", Ready)
             .WithName("Readiness")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("Readiness: database reachable and at least one silo active")
             .WithDescription("200 with the report when the database answers and the cluster has an active silo; 503 with the same report otherwise.")
             .Produces<ReadinessReport>(StatusCodes.Status200OK)

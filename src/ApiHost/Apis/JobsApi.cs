@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Jobs;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -20,6 +21,7 @@ public static class JobsApi
         var jobs = app.MapGroup("/api/jobs").WithTags("Jobs");
         jobs.MapPost("/", Submit)
             .WithName("SubmitJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Submit a job")
             .WithDescription("Creates a job and starts it. With an idempotency key (body field or Idempotency-Key header) a repeated " +
                 "submission returns the existing job (200) instead of creating another; the same key with a different request is a 409.")
@@ -27,11 +29,13 @@ public static class JobsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapGet("/", List)
             .WithName("ListJobs")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("List jobs, newest first, from the job index")
             .WithDescription("The index trails the live job by at most one checkpoint. Page with limit and the previous page's nextCursor.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapGet("/{id}", Get)
             .WithName("GetJob")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("A job with its live progress, checkpoint, messages and attempts")
             .WithDescription("Answers within about a second whatever the cluster's state: when the job's silo does not answer in time, " +
                 "the job is read from its stored state and siloUnreachable is true (it may trail the live job by one checkpoint).")
@@ -39,46 +43,55 @@ public static class JobsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapDelete("/{id}", CancelByDelete)
             .WithName("DeleteJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Cancel a job (same as POST /api/jobs/{id}/cancel)")
             .WithDescription(ActionDescription)
             .ProducesJobActionProblems();
         jobs.MapPost("/{id}/cancel", Cancel)
             .WithName("CancelJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Cancel a job: finish the current item, save the checkpoint, then Cancelled")
             .WithDescription(ActionDescription)
             .ProducesJobActionProblems();
         jobs.MapPost("/{id}/kill", Kill)
             .WithName("KillJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Kill a job: Killed at once; later writes of the abandoned run are refused")
             .WithDescription(ActionDescription)
             .ProducesJobActionProblems();
         jobs.MapPost("/{id}/pause", Pause)
             .WithName("PauseJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Pause a job at its next item boundary, with its checkpoint saved")
             .WithDescription(ActionDescription)
             .ProducesJobActionProblems();
         jobs.MapPost("/{id}/resume", Resume)
             .WithName("ResumeJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Resume a paused job from its checkpoint")
             .WithDescription(ActionDescription)
             .ProducesJobActionProblems();
         jobs.MapPost("/{id}/restart", Restart)
             .WithName("RestartJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Start a new attempt of a terminal or paused job (from its checkpoint unless fromCheckpoint is false)")
             .WithDescription(ActionDescription)
             .ProducesJobActionProblems();
         jobs.MapPost("/{id}/force-fail", ForceFail)
             .WithName("ForceFailJob")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Fail a job at once, with the given reason as its error")
             .WithDescription(ActionDescription)
             .ProducesJobActionProblems();
         jobs.MapGet("/{id}/journal", Journal)
             .WithName("GetJobJournal")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("The job's journal, oldest first: a JSON array, or JSON Lines with format=jsonl")
             .ProducesJobProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapGet("/{id}/operations", Operations)
             .WithName("GetJobOperations")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("The file operations of a file job (its transaction log), in plan order, with totals by status")
             .WithDescription("JSON: a page with totals; format=jsonl: the operations as JSON Lines (application/jsonl).")
             .ProducesJobProblem(StatusCodes.Status404NotFound)

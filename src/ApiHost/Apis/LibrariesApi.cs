@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Libraries;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -15,6 +16,7 @@ public static class LibrariesApi
         var libraries = app.MapGroup("/api/libraries").WithTags("Libraries");
         libraries.MapPost("/", Create)
             .WithName("CreateLibrary")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Create a library")
             .WithDescription("The root must be an existing folder under an allowed base folder, and may not contain or lie inside another " +
                 "library's root. Creating it again with the same definition answers 200; a different definition under the same id is a 409.")
@@ -22,20 +24,24 @@ public static class LibrariesApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         libraries.MapGet("/", List)
             .WithName("ListLibraries")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("List libraries by id, with the job that holds each one's lock")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         libraries.MapGet("/{id}", Get)
             .WithName("GetLibrary")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("A library with its lock's holder and waiting jobs")
             .Produces<LibraryProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         libraries.MapPatch("/{id}", Update)
             .WithName("UpdateLibrary")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Change a library's name or settings (its root never changes)")
             .Produces<LibraryProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         libraries.MapDelete("/{id}", Delete)
             .WithName("DeleteLibrary")
+            .RequireRole(ApiRoles.Operator)
             .WithSummary("Delete a library and its catalog (never its files)")
             .WithDescription("Refused (409, naming the jobs) while a job holds or waits for the library's lock. With force=true those jobs " +
                 "are cancelled first (a holder that does not stop within 10 s is killed), then the library is deleted.")
@@ -44,6 +50,7 @@ public static class LibrariesApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         libraries.MapGet("/{id}/catalog", Catalog)
             .WithName("GetLibraryCatalog")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("The library's files as its last analysis found them, by path")
             .Produces<LibraryProblemDetails>(StatusCodes.Status404NotFound, ApiDocumentation.ProblemJson)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

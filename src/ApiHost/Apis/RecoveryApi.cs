@@ -5,6 +5,7 @@ using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Jobs;
 using OrleansJobs.Recovery;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -35,12 +36,14 @@ public static class RecoveryApi
         var recovery = app.MapGroup("/api/recovery").WithTags("Recovery");
         recovery.MapGet("/status", Status)
             .WithName("GetRecoveryStatus")
+            .RequireRole(ApiRoles.Reader)
             .WithSummary("Counts of stalled, queued, running and paused jobs, and the last recovery sweep")
             .WithDescription("Counts come from the job index (at most one checkpoint behind the live jobs). Sweeps run when a silo starts, " +
                 "when a member is declared dead, every Watchdog:RecoveryInterval, and on POST /api/recovery/trigger.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         recovery.MapPost("/trigger", Trigger)
             .WithName("TriggerRecovery")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Run the recovery sweep now")
             .WithDescription("Finds the jobs that were running or waiting on a silo that is no longer an active member and wakes each on a " +
                 "live silo, where it resumes from its checkpoint. recovered: jobs that resumed; failed: jobs that could not be reached " +

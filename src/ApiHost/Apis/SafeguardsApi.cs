@@ -7,6 +7,7 @@ using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Jobs;
 using OrleansJobs.Recovery;
 using OrleansJobs.Safeguards;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -53,6 +54,7 @@ public static class SafeguardsApi
         app.MapGet("/api/admin/safeguards/status", Status)
             .WithTags("Admin")
             .WithName("GetSafeguardsStatus")
+            .RequireRole(ApiRoles.Admin)
             .WithSummary("Is the system healthy: readiness, jobs that need a look, lock and device holders, the last recovery, retention, emergency cleanup and state validation")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansJobs.ApiHost.Hosting;
 using OrleansJobs.Devices;
 using OrleansJobs.Jobs;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Apis;
 
@@ -17,6 +18,7 @@ public static class WorkersApi
         app.MapPost("/api/workers/claim", Claim)
             .WithTags("Workers")
             .WithName("ClaimJob")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("Claim the next queued job of the given external types")
             .WithDescription("Leases the next queued job (priority, then arrival order; at most MaxConcurrent leased per type) to the " +
                 "worker: 200 with its parameters, checkpoint and lease token, or 204 when none waits. The lease lasts leaseSeconds after " +
@@ -28,39 +30,52 @@ public static class WorkersApi
         var reports = app.MapGroup("/api/jobs/{id}").WithTags("Workers");
         reports.MapPost("/heartbeat", Heartbeat)
             .WithName("ReportHeartbeat")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("A worker's heartbeat: extends the lease")
             .WithDescription(ReportDescription)
             .ProducesReportProblems();
         reports.MapPost("/progress", Progress)
             .WithName("ReportProgress")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("A worker's progress, optionally with a checkpoint (stored durably)")
             .WithDescription(ReportDescription)
             .ProducesReportProblems();
         reports.MapPost("/messages", Messages)
             .WithName("ReportMessages")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("A worker's messages for operators")
             .WithDescription(ReportDescription)
             .ProducesReportProblems();
         reports.MapPost("/complete", Complete)
             .WithName("ReportComplete")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("The worker finished the job (optionally with its final checkpoint); ends the lease")
             .WithDescription(ReportDescription)
             .ProducesReportProblems();
         reports.MapPost("/fail", Fail)
             .WithName("ReportFail")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("The attempt failed: retried from its checkpoint while attempts remain; ends the lease")
             .WithDescription(ReportDescription)
             .ProducesReportProblems();
         reports.MapPost("/release", Release)
             .WithName("ReportRelease")
+            .RequireRole(ApiRoles.Worker)
             .WithSummary("The worker gives the job back with its last checkpoint (it stops): queued again at once, the attempt not counted as failed; ends the lease")
             .WithDescription(ReportDescription + " A device job waits for its device's agent again.")
             .ProducesReportProblems();
         return app;
     }
 
-    public static async Task<Results<Ok<ClaimResponse>, NoContent, ValidationProblem>> Claim(ClaimRequest request, IClusterClient cluster)
+    public static async Task<Results<Ok<ClaimResponse>, NoContent, ValidationProblem, ProblemHttpResult>> Claim(
+        ClaimRequest request, HttpContext http, IClusterClient cluster)
     {
+        var refused = request.Device is { } scoped ? WorkerScope.ForDevice(http.User, scoped) : WorkerScope.ForTypes(http.User, request.Types ?? []);
+        if (refused is not null)
+        {
+            return refused;
+        }
+
         var lease = request.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
         var result = request.Device is { } device
             ? await cluster.GetGrain<IDeviceGrain>(device).ClaimAsync(request.WorkerId, lease)
@@ -82,32 +97,32 @@ public static class WorkersApi
     }
 
     public static Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> Heartbeat(
-        [JobId] string id, WorkerReportRequest request, IClusterClient cluster, TimeProvider time) =>
-        ReportAsync(cluster, id, Report(WorkerReportKind.Heartbeat, request, time));
+        [JobId] string id, WorkerReportRequest request, HttpContext http, WorkerScope scope, IClusterClient cluster, TimeProvider time) =>
+        ReportAsync(http, scope, cluster, id, Report(WorkerReportKind.Heartbeat, request, time));
 
     public static Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> Progress(
-        [JobId] string id, WorkerReportRequest request, IClusterClient cluster, TimeProvider time) =>
-        ReportAsync(cluster, id, Report(WorkerReportKind.Progress, request, time));
+        [JobId] string id, WorkerReportRequest request, HttpContext http, WorkerScope scope, IClusterClient cluster, TimeProvider time) =>
+        ReportAsync(http, scope, cluster, id, Report(WorkerReportKind.Progress, request, time));
 
     public static Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> Complete(
-        [JobId] string id, WorkerReportRequest request, IClusterClient cluster, TimeProvider time) =>
-        ReportAsync(cluster, id, Report(WorkerReportKind.Complete, request, time));
+        [JobId] string id, WorkerReportRequest request, HttpContext http, WorkerScope scope, IClusterClient cluster, TimeProvider time) =>
+        ReportAsync(http, scope, cluster, id, Report(WorkerReportKind.Complete, request, time));
 
     public static Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> Messages(
-        [JobId] string id, WorkerMessagesRequest request, IClusterClient cluster, TimeProvider time) =>
-        ReportAsync(cluster, id, new WorkerReport(
+        [JobId] string id, WorkerMessagesRequest request, HttpContext http, WorkerScope scope, IClusterClient cluster, TimeProvider time) =>
+        ReportAsync(http, scope, cluster, id, new WorkerReport(
             WorkerReportKind.Messages, request.LeaseToken, request.Progress?.ToProgress(), request.Checkpoint?.ToCheckpoint(),
             [.. request.Messages.Select(m => m.ToMessage(time.GetUtcNow()))], null));
 
     public static Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> Fail(
-        [JobId] string id, WorkerFailRequest request, IClusterClient cluster, TimeProvider time) =>
-        ReportAsync(cluster, id, new WorkerReport(
+        [JobId] string id, WorkerFailRequest request, HttpContext http, WorkerScope scope, IClusterClient cluster, TimeProvider time) =>
+        ReportAsync(http, scope, cluster, id, new WorkerReport(
             WorkerReportKind.Fail, request.LeaseToken, request.Progress?.ToProgress(), request.Checkpoint?.ToCheckpoint(),
             request.Messages?.Select(m => m.ToMessage(time.GetUtcNow())).ToList(), request.Error));
 
     public static Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> Release(
-        [JobId] string id, WorkerReleaseRequest request, IClusterClient cluster, TimeProvider time) =>
-        ReportAsync(cluster, id, new WorkerReport(
+        [JobId] string id, WorkerReleaseRequest request, HttpContext http, WorkerScope scope, IClusterClient cluster, TimeProvider time) =>
+        ReportAsync(http, scope, cluster, id, new WorkerReport(
             WorkerReportKind.Release, request.LeaseToken, request.Progress?.ToProgress(), request.Checkpoint?.ToCheckpoint(),
             request.Messages?.Select(m => m.ToMessage(time.GetUtcNow())).ToList(), request.Reason));
 
@@ -116,8 +131,13 @@ public static class WorkersApi
         request.Messages?.Select(m => m.ToMessage(time.GetUtcNow())).ToList(), null);
 
     private static async Task<Results<Ok<WorkerReportResponse>, ValidationProblem, ProblemHttpResult>> ReportAsync(
-        IClusterClient cluster, string id, WorkerReport report)
+        HttpContext http, WorkerScope scope, IClusterClient cluster, string id, WorkerReport report)
     {
+        if (await scope.ForJobAsync(http.User, id) is { } refused)
+        {
+            return refused;
+        }
+
         var result = await cluster.GetGrain<IJobGrain>(id).ReportAsync(report);
         return result.Outcome switch
         {

@@ -3,7 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.OpenApi;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Hosting;
 
@@ -16,6 +18,7 @@ public static class ApiDocumentation
 {
     public const string JsonLines = "application/jsonl";
     public const string ProblemJson = "application/problem+json";
+    public const string SecuritySchemeName = "apiKey";
 
     /// <summary>The schema of a member of free-form JSON; the generator visits it as a JsonElement too, and must leave it as it is.</summary>
     private static readonly OpenApiSchema AnyValue = new() { Description = "Any JSON value." };
@@ -50,8 +53,18 @@ public static class ApiDocumentation
                 server.Url = server.Url?.TrimEnd('/');
             }
 
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>(StringComparer.Ordinal);
+            document.Components.SecuritySchemes[SecuritySchemeName] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "An API key (ojk_…) as a bearer token; X-Api-Key: <key> works too. Each operation names the role it needs: " +
+                    "reader (reads), operator (submit and control), admin (everything), worker (claim and report, in the key's scope).",
+            };
             return Task.CompletedTask;
         });
+        options.AddOperationTransformer(DescribeSecurity);
         options.AddSchemaTransformer((schema, context, _) =>
         {
             var type = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type;
@@ -114,4 +127,35 @@ public static class ApiDocumentation
             return Task.CompletedTask;
         });
     }
+
+    /// <summary>The API key each operation needs (none for liveness), the role it needs, and its 401 and 403 answers.</summary>
+    private static Task DescribeSecurity(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+        if (metadata.OfType<IAllowAnonymous>().Any())
+        {
+            operation.Security = [];
+            return Task.CompletedTask;
+        }
+
+        var role = metadata.OfType<RequiredRole>().LastOrDefault()?.Role ?? ApiRoles.Admin;
+        operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SecuritySchemeName, context.Document)] = [] }];
+        var roles = role.Replace("|", " or ", StringComparison.Ordinal);
+        operation.Description = $"{operation.Description}{(string.IsNullOrEmpty(operation.Description) ? "" : " ")}Needs an API key with the role {roles} (or admin).".TrimStart();
+        operation.Extensions ??= new Dictionary<string, IOpenApiExtension>(StringComparer.Ordinal);
+        operation.Extensions["x-required-role"] = new JsonNodeExtension(JsonValue.Create(role));
+        operation.Responses ??= [];
+        operation.Responses.TryAdd("401", Problem(context, "No API key, or one that is unknown, revoked or expired: nothing was changed."));
+        operation.Responses.TryAdd("403", Problem(context, "The key's roles (or a worker key's scope) do not allow this: nothing was changed."));
+        return Task.CompletedTask;
+    }
+
+    private static OpenApiResponse Problem(OpenApiOperationTransformerContext context, string description) => new()
+    {
+        Description = description,
+        Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal)
+        {
+            [ProblemJson] = new() { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) },
+        },
+    };
 }

@@ -2,6 +2,7 @@ using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using OrleansJobs.ApiHost.ReadModel;
+using OrleansJobs.ApiHost.Security;
 using OrleansJobs.Hosting;
 
 namespace OrleansJobs.ApiHost.Hosting;
@@ -51,6 +52,7 @@ public static class ApiHostingExtensions
         builder.Services.AddOpenApi(ApiDocumentation.Configure);
         ReadinessProbe.AddReadinessChecks(builder.Services, api);
         builder.Services.AddApiMetrics();
+        builder.Services.AddApiSecurity();
         builder.Services.AddSingleton<ClusterView>();
         builder.Services.AddHostedService<JobTypesWarmUp>();
         builder.Services.AddSingleton<JobListing>();

@@ -1,5 +1,6 @@
 using OpenTelemetry.Metrics;
 using OrleansJobs.ApiHost.ReadModel;
+using OrleansJobs.ApiHost.Security;
 
 namespace OrleansJobs.ApiHost.Hosting;
 
@@ -20,7 +21,7 @@ public static class ApiMetrics
     {
         // The gauges' meter exists once something asks for it: create it before the first scrape.
         app.ServiceProvider.GetRequiredService<JobGauges>();
-        app.MapPrometheusScrapingEndpoint("/metrics").ExcludeFromDescription();
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireRole(ApiRoles.Reader).ExcludeFromDescription();
         return app;
     }
 }

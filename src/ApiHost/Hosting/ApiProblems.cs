@@ -155,6 +155,7 @@ public static class ApiProblems
 /// <summary>Who a request acts as, as the journal and the logs name it.</summary>
 public static class ApiActors
 {
-    /// <summary><c>api:&lt;address&gt;</c>: the caller's address (API keys will name the key).</summary>
-    public static string Of(HttpContext http) => $"api:{http.Connection.RemoteIpAddress}";
+    /// <summary><c>api:&lt;key id&gt;</c>: the API key the request came with (<c>api:&lt;address&gt;</c> on the rare path without one).</summary>
+    public static string Of(HttpContext http) =>
+        http.User.FindFirst(Security.ApiKeyAuthenticationHandler.KeyIdClaim) is { } key ? $"api:{key.Value}" : $"api:{http.Connection.RemoteIpAddress}";
 }

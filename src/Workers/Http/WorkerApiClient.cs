@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -6,7 +7,7 @@ using System.Text.Json.Serialization.Metadata;
 namespace OrleansJobs.Workers.Http;
 
 /// <summary>One HTTP request of the worker API, answered or failed; never throws for the network or the server.</summary>
-internal sealed class WorkerApiClient(HttpClient http, Uri baseAddress, TimeProvider time)
+internal sealed class WorkerApiClient(HttpClient http, Uri baseAddress, string? apiKey, TimeProvider time)
 {
     // A base address without a trailing slash would lose its last segment when paths are resolved against it.
     private readonly Uri _baseAddress = baseAddress.AbsoluteUri.EndsWith('/') ? baseAddress : new Uri(baseAddress.AbsoluteUri + "/");
@@ -17,7 +18,13 @@ internal sealed class WorkerApiClient(HttpClient http, Uri baseAddress, TimeProv
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
-            using var response = await http.PostAsJsonAsync(new Uri(_baseAddress, path), body, bodyType, linked.Token).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_baseAddress, path)) { Content = JsonContent.Create(body, bodyType) };
+            if (apiKey is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            }
+
+            using var response = await http.SendAsync(request, linked.Token).ConfigureAwait(false);
             var text = await response.Content.ReadAsStringAsync(linked.Token).ConfigureAwait(false);
             return new ApiAnswer(response.StatusCode, text, null);
         }

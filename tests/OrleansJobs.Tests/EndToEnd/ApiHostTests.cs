@@ -17,7 +17,7 @@ public sealed class ApiHostTests(MigratedDatabaseFixture fixture, ITestOutputHel
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = new[] { cluster.StartSilo(), cluster.StartSilo() };
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(20));
 
         var ready = await ProcessCluster.WaitForReadyAsync(http, silos: 2);
 
@@ -46,7 +46,7 @@ public sealed class ApiHostTests(MigratedDatabaseFixture fixture, ITestOutputHel
     {
         await using var cluster = new ProcessCluster(fixture.Database);
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(20));
 
         await Wait.UntilAsync("/health to answer", async () =>
             (await http.GetAsync(new Uri("/health", UriKind.Relative))).StatusCode == HttpStatusCode.OK);
@@ -91,7 +91,7 @@ public sealed class ApiHostTests(MigratedDatabaseFixture fixture, ITestOutputHel
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = new[] { cluster.StartSilo(), cluster.StartSilo() };
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(20));
         await ProcessCluster.WaitForReadyAsync(http, silos: 2);
 
         // Both silos die; a supervisor brings them back on their fixed ports while the API host stays up.
@@ -130,7 +130,7 @@ public sealed class ApiHostTests(MigratedDatabaseFixture fixture, ITestOutputHel
         await using var cluster = new ProcessCluster(fixture.Database);
         var original = cluster.StartSilo();
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(20));
         await ProcessCluster.WaitForReadyAsync(http, silos: 1);
 
         await original.Process.KillAsync();

@@ -22,16 +22,33 @@ public abstract class ApiSystemFixture(string purpose, IReadOnlyDictionary<strin
     /// <summary>The silo process (its ports, its <c>/metrics</c>).</summary>
     public SiloProcess Silo { get; private set; } = null!;
 
+    /// <summary>The API host process (its admin key).</summary>
+    public ApiHostProcess Api { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         _database = await PostgresServer.CreateDatabaseAsync(purpose);
         await _database.ApplySchemaAsync();
         _cluster = new ProcessCluster(_database);
         Silo = _cluster.StartSilo(extra: siloSettings);
-        var api = _cluster.StartApiHost();
-        Http.BaseAddress = api.BaseAddress;
+        Api = _cluster.StartApiHost();
+        Http.BaseAddress = Api.BaseAddress;
+        ApiKeys.Authorize(Http, Api.AdminKey);
         await ProcessCluster.WaitForReadyAsync(Http, silos: 1);
     }
+
+    /// <summary>Makes an API key over the API (as an admin); returns the key.</summary>
+    public async Task<string> CreateKeyAsync(string name, string[] roles, string[]? jobTypes = null, string[]? devices = null)
+    {
+        using var response = await Http.PostAsJsonAsync(new Uri("/api/admin/keys", UriKind.Relative), new { name, roles, jobTypes, devices });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"making key {name}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.GetProperty("key").GetString()!;
+    }
+
+    /// <summary>A client of the API host that sends <paramref name="key"/>; the caller disposes it.</summary>
+    public HttpClient ClientWithKey(string? key) =>
+        key is null ? new HttpClient { BaseAddress = Http.BaseAddress, Timeout = Http.Timeout } : Api.CreateClient(Http.Timeout, key);
 
     public async Task DisposeAsync()
     {

@@ -141,7 +141,7 @@ public sealed class ArchiveFixture : IAsyncLifetime
     {
         using var content = new ByteArrayContent(archive);
         content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
-        using var client = new HttpClient { BaseAddress = http.BaseAddress, Timeout = TimeSpan.FromMinutes(3) };
+        using var client = http.CloneWithTimeout(TimeSpan.FromMinutes(3));
         using var response = await client.PostAsync(new Uri("/api/admin/import", UriKind.Relative), content);
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());

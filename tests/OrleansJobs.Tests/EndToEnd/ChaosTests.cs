@@ -29,7 +29,7 @@ public sealed class ChaosTests(MigratedDatabaseFixture fixture, ITestOutputHelpe
         await using var cluster = new ProcessCluster(Database);
         var silos = new List<SiloProcess> { cluster.StartSilo(), cluster.StartSilo(), cluster.StartSilo() };
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(30));
         await ProcessCluster.WaitForReadyAsync(http, silos: 3);
         var ids = await SubmitAsync(http);
         output.WriteLine($"{Jobs} jobs submitted at {clock.Elapsed.TotalSeconds:0.0} s");

@@ -38,7 +38,7 @@ public sealed class ClusterTimingTests(MigratedDatabaseFixture fixture, ITestOut
         var first = cluster.StartSilo();
         var second = cluster.StartSilo();
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(60));
         await ProcessCluster.WaitForReadyAsync(http, silos: 2);
 
         await first.Process.KillAsync();
@@ -66,7 +66,7 @@ public sealed class ClusterTimingTests(MigratedDatabaseFixture fixture, ITestOut
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = Enumerable.Range(0, 3).Select(_ => cluster.StartSilo()).ToList();
         var api = cluster.StartApiHost();
-        using (var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(20) })
+        using (var http = api.CreateClient(TimeSpan.FromSeconds(20)))
         {
             await ProcessCluster.WaitForReadyAsync(http, silos: 3);
         }
@@ -86,7 +86,7 @@ public sealed class ClusterTimingTests(MigratedDatabaseFixture fixture, ITestOut
         }
 
         var silosActive = clock.Elapsed;
-        using var client = new HttpClient { BaseAddress = newApi.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var client = newApi.CreateClient(TimeSpan.FromSeconds(20));
         await ProcessCluster.WaitForReadyAsync(client, silos: 3, TimeSpan.FromSeconds(60));
         var ready = clock.Elapsed;
         output.WriteLine($"silos Active after {silosActive.TotalSeconds:0.0} s, ready after {ready.TotalSeconds:0.0} s");

@@ -27,7 +27,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
         await using var cluster = new ProcessCluster(database);
         cluster.StartSilo();
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(30));
         await ProcessCluster.WaitForReadyAsync(http, silos: 1);
 
         // Four jobs whose items write their effect to the database, two that only compute.

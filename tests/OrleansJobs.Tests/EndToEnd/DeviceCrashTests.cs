@@ -30,10 +30,10 @@ public sealed class DeviceCrashTests(MigratedDatabaseFixture fixture, ITestOutpu
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = new List<SiloProcess> { cluster.StartSilo(extra: Settings), cluster.StartSilo(extra: Settings) };
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(30));
         await ProcessCluster.WaitForReadyAsync(http, silos.Count);
-        await using var agentA = StartAgent(api.BaseAddress, "plotter-ka");
-        await using var agentB = StartAgent(api.BaseAddress, "plotter-kb");
+        await using var agentA = StartAgent(api, "plotter-ka");
+        await using var agentB = StartAgent(api, "plotter-kb");
         await WaitForDeviceAsync(http, "plotter-ka", "Online");
         await WaitForDeviceAsync(http, "plotter-kb", "Online");
 
@@ -52,7 +52,7 @@ public sealed class DeviceCrashTests(MigratedDatabaseFixture fixture, ITestOutpu
         // The other plotter is Online and free all along: it never gets the job.
         Assert.Equal(JsonValueKind.Null, (await GetAsync(http, "/api/devices/plotter-kb")).GetProperty("owner").ValueKind);
 
-        await using var restarted = StartAgent(api.BaseAddress, "plotter-ka");
+        await using var restarted = StartAgent(api, "plotter-ka");
         await WaitForDeviceAsync(http, "plotter-ka", "Online");
         Assert.Equal("Paused", (await GetAsync(http, $"/api/jobs/{id}")).GetProperty("status").GetString()); // plot waits for an operator
         using (var resume = await http.PostJsonAsync($"/api/jobs/{id}/resume", "{}"))
@@ -75,10 +75,10 @@ public sealed class DeviceCrashTests(MigratedDatabaseFixture fixture, ITestOutpu
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = new List<SiloProcess> { cluster.StartSilo(extra: Settings), cluster.StartSilo(extra: Settings) };
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(30));
         await ProcessCluster.WaitForReadyAsync(http, silos.Count);
-        await using var agent = StartAgent(api.BaseAddress, "plotter-ks");
-        await using var other = StartAgent(api.BaseAddress, "plotter-kt");
+        await using var agent = StartAgent(api, "plotter-ks");
+        await using var other = StartAgent(api, "plotter-kt");
         await WaitForDeviceAsync(http, "plotter-ks", "Online");
 
         var id = await http.SubmitJobAsync("""{"type": "plot", "device": "plotter-ks", "parameters": {"layers": 3, "strokesPerLayer": 200, "strokeMs": 20}}""");
@@ -151,7 +151,7 @@ public sealed class DeviceCrashTests(MigratedDatabaseFixture fixture, ITestOutpu
         return times;
     }
 
-    private ManagedProcess StartAgent(Uri api, string device) => ProcessCluster.StartPlotterAgent(api, device,
+    private ManagedProcess StartAgent(ApiHostProcess api, string device) => ProcessCluster.StartPlotterAgent(api, device,
         "--heartbeat-timeout", TimeoutSeconds.ToString(CultureInfo.InvariantCulture), "--heartbeat-interval-ms", "300",
         "--strokes", Path.Combine(_folder, $"{device}.strokes.jsonl"), "--control", Path.Combine(_folder, $"{device}.control"), "--stroke-ms-scale", "0.5");
 

@@ -26,7 +26,7 @@ public sealed class FileJobCrashTests(MigratedDatabaseFixture fixture, ITestOutp
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = new List<SiloProcess> { cluster.StartSilo(extra: settings), cluster.StartSilo(extra: settings) };
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(30));
         await ProcessCluster.WaitForReadyAsync(http, silos.Count);
 
         using var tree = LibraryTree.Generate(_base, "photos", Files, Photos);

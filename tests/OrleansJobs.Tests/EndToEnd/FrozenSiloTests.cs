@@ -25,7 +25,7 @@ public sealed class FrozenSiloTests(MigratedDatabaseFixture fixture, ITestOutput
         await using var cluster = new ProcessCluster(fixture.Database);
         var silos = new[] { cluster.StartSilo(), cluster.StartSilo() };
         var api = cluster.StartApiHost();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = api.CreateClient(TimeSpan.FromSeconds(30));
         await ProcessCluster.WaitForReadyAsync(http, silos.Length);
         var body = $$$"""{"type": "synthetic", "parameters": {"items": {{{Items}}}, "itemMs": 20, "record": true}, "checkpoint": {"everyItems": {{{CheckpointEvery}}}}}""";
         var jobs = new List<string>();

@@ -83,7 +83,8 @@ public sealed class MetricsTests(MetricsFixture fixture) : IClassFixture<Metrics
         // Orleans' own meters come along.
         Assert.Contains(silo, s => s.Name.StartsWith("orleans_", StringComparison.Ordinal));
 
-        var api = await ScrapeUntilAsync(new Uri(Http.BaseAddress!, "/metrics"),
+        // Prometheus scrapes the API host with a reader key (its scrape config's authorization).
+        var api = await ScrapeUntilAsync(new Uri(Http.BaseAddress!, "/metrics"), await fixture.CreateKeyAsync("prometheus", ["reader"]),
             s => s.Value("orleansjobs_jobs_active", OfType, ("status", "Queued")) == 2 && s.Value("orleansjobs_jobs_active", OfType, ("status", "Running")) == 1);
         Assert.Equal(0, api.Value("orleansjobs_jobs_active", OfType, ("status", "Paused")));
         var state = (await Http.GetFromJsonAsync<JsonElement>(new Uri("/api/devices/metrics-1", UriKind.Relative))).GetProperty("state").GetString()!;
@@ -107,9 +108,17 @@ public sealed class MetricsTests(MetricsFixture fixture) : IClassFixture<Metrics
         Assert.Equal(fixture.Silo.Endpoint, report.GetProperty("cluster").GetProperty("silos")[0].GetString()![..fixture.Silo.Endpoint.Length]);
     }
 
-    private static async Task<List<PrometheusSample>> ScrapeUntilAsync(Uri endpoint, Func<List<PrometheusSample>, bool> accept)
+    private static Task<List<PrometheusSample>> ScrapeUntilAsync(Uri endpoint, Func<List<PrometheusSample>, bool> accept) =>
+        ScrapeUntilAsync(endpoint, null, accept);
+
+    private static async Task<List<PrometheusSample>> ScrapeUntilAsync(Uri endpoint, string? key, Func<List<PrometheusSample>, bool> accept)
     {
         using var scraper = new HttpClient();
+        if (key is not null)
+        {
+            ApiKeys.Authorize(scraper, key);
+        }
+
         return await Wait.ForAsync($"{endpoint} to show the workload", async () => PrometheusText.Parse(await scraper.GetStringAsync(endpoint)),
             accept, TimeSpan.FromSeconds(15));
     }

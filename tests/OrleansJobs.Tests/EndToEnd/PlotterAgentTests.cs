@@ -41,7 +41,7 @@ public sealed partial class PlotterAgentTests(PlotterAgentFixture fixture) : ICl
     public async Task Agent_HeartbeatsItsDevice_AnswersACheck_AndDrawsAPlotJobToCompletion_EachStrokeOnceInOrder()
     {
         const string device = "plotter-flow";
-        await using var agent = StartAgent(device);
+        await using var agent = await StartAgentAsync(device);
         var online = await WaitForDeviceAsync(agent, device, "Online");
         Assert.Equal("plotter", online.GetProperty("kind").GetString());
         Assert.Equal($"{device}-agent", online.GetProperty("agent").GetString());
@@ -79,7 +79,7 @@ public sealed partial class PlotterAgentTests(PlotterAgentFixture fixture) : ICl
     {
         const string device = "plotter-unplug";
         const int timeoutSeconds = 4;
-        await using var agent = StartAgent(device, timeoutSeconds);
+        await using var agent = await StartAgentAsync(device, timeoutSeconds);
         await WaitForDeviceAsync(agent, device, "Online");
         var id = await Http.SubmitJobAsync($$"""{"type": "plot", "device": "{{device}}", "parameters": {{Plot300}} }""");
         await WaitForStrokesAsync(agent, device, id, 60);
@@ -147,7 +147,7 @@ public sealed partial class PlotterAgentTests(PlotterAgentFixture fixture) : ICl
     {
         const string device = "plotter-term";
         var id = "";
-        await using (var agent = StartAgent(device))
+        await using (var agent = await StartAgentAsync(device))
         {
             await WaitForDeviceAsync(agent, device, "Online");
             id = await Http.SubmitJobAsync($$"""{"type": "plot", "device": "{{device}}", "parameters": {{Plot300}} }""");
@@ -168,7 +168,7 @@ public sealed partial class PlotterAgentTests(PlotterAgentFixture fixture) : ICl
         Assert.Equal(id, (await GetAsync($"/api/devices/{device}")).GetProperty("owner").GetString());
         Assert.Contains(await JournalAsync(id), e => e.GetProperty("type").GetString() == "handoff");
 
-        await using var again = StartAgent(device);
+        await using var again = await StartAgentAsync(device);
         var done = await WaitForJobAsync(again, id, "Completed");
         Assert.Equal(AllStrokes(3, 100), ReadStrokes(device, id).Select(s => (s.Layer, s.Stroke)));
         Assert.Contains(Messages(done), m => m.Text == $"resuming at {drawn / 100}:{drawn % 100}: no stroke was drawn after the last checkpoint");
@@ -186,7 +186,9 @@ public sealed partial class PlotterAgentTests(PlotterAgentFixture fixture) : ICl
     private static List<(string Level, string Text)> Messages(JsonElement job) =>
         [.. job.GetProperty("messages").EnumerateArray().Select(m => (m.GetProperty("level").GetString()!, m.GetProperty("text").GetString()!))];
 
-    private ManagedProcess StartAgent(string device, int heartbeatTimeoutSeconds = 10) => ProcessCluster.StartPlotterAgent(Http.BaseAddress!, device,
+    /// <summary>Starts the agent of <paramref name="device"/> with a worker key made for that device alone, as an operator would.</summary>
+    private async Task<ManagedProcess> StartAgentAsync(string device, int heartbeatTimeoutSeconds = 10) => ProcessCluster.StartPlotterAgent(
+        Http.BaseAddress!, await fixture.CreateKeyAsync($"agent of {device} {Guid.NewGuid():N}", ["worker"], devices: [device]), device,
         "--heartbeat-timeout", heartbeatTimeoutSeconds.ToString(CultureInfo.InvariantCulture), "--heartbeat-interval-ms", "300",
         "--strokes", StrokesPath(device), "--control", ControlPath(device), "--stroke-ms-scale", StrokeMsScale);
 

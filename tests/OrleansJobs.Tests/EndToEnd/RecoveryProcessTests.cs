@@ -226,7 +226,7 @@ public sealed class RecoveryProcessTests(MigratedDatabaseFixture fixture, ITestO
     private static async Task<HttpClient> StartApiAsync(ProcessCluster cluster, int silos)
     {
         var api = cluster.StartApiHost();
-        var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var http = api.CreateClient(TimeSpan.FromSeconds(30));
         await ProcessCluster.WaitForReadyAsync(http, silos);
         return http;
     }

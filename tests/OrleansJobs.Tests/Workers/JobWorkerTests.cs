@@ -44,7 +44,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         var id = await SubmitAsync("wl-flow", """{"items": 4}""");
         var atItem2 = new TaskCompletionSource();
         var goOn = new TaskCompletionSource();
-        await using var worker = Start("wl-flow", async (job, cancellationToken) =>
+        await using var worker = await StartAsync("wl-flow", async (job, cancellationToken) =>
         {
             var items = job.Parameters.GetProperty("items").GetInt32();
             for (var item = job.Checkpoint.Processed + 1; item <= items; item++)
@@ -95,7 +95,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
     {
         var id = await SubmitAsync("wl-retry", """{"items": 5}""");
         var runs = new ConcurrentQueue<(int Attempt, WorkerCheckpoint Checkpoint)>();
-        await using var worker = Start("wl-retry", async (job, cancellationToken) =>
+        await using var worker = await StartAsync("wl-retry", async (job, cancellationToken) =>
         {
             runs.Enqueue((job.Attempt, job.Checkpoint));
             for (var item = job.Checkpoint.Processed + 1; item <= 5; item++)
@@ -131,7 +131,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
     {
         var started = Stopwatch.GetTimestamp();
         var claimed = new TaskCompletionSource<string>();
-        await using var worker = Start("wl-idle", (job, _) =>
+        await using var worker = await StartAsync("wl-idle", (job, _) =>
         {
             claimed.TrySetResult(job.Id);
             return Task.CompletedTask;
@@ -163,7 +163,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         var leaseLostWhenCancelled = false;
         LeaseLostException? reportAfterwards = null;
         var handlerReturned = new TaskCompletionSource();
-        await using var worker = Start("wl-lost", async (job, cancellationToken) =>
+        await using var worker = await StartAsync("wl-lost", async (job, cancellationToken) =>
         {
             await job.ReportProgressAsync(1, 10, new WorkerCheckpoint("c1", 1), cancellationToken);
             running.SetResult();
@@ -213,7 +213,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
     {
         var id = await SubmitAsync("wl-stop", "{}");
         var running = new TaskCompletionSource();
-        var first = Start("wl-stop", async (job, cancellationToken) =>
+        var first = await StartAsync("wl-stop", async (job, cancellationToken) =>
         {
             await job.ReportProgressAsync(3, 10, new WorkerCheckpoint("c3", 3), cancellationToken);
             running.SetResult();
@@ -242,7 +242,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         Assert.Contains("worker wl-stop-worker gave the job back: the worker stopped", handoff.GetProperty("reason").GetString(), StringComparison.Ordinal);
 
         var resumedAt = new TaskCompletionSource<(int Attempt, string? Cursor)>();
-        await using var second = Start("wl-stop", (job, _) =>
+        await using var second = await StartAsync("wl-stop", (job, _) =>
         {
             resumedAt.TrySetResult((job.Attempt, job.Checkpoint.Cursor));
             return Task.CompletedTask;
@@ -259,7 +259,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         var progressTries = 0;
         var completeTries = 0;
         Exception? handlerSaw = null;
-        await using var worker = Start("wl-transient", async (job, cancellationToken) =>
+        await using var worker = await StartAsync("wl-transient", async (job, cancellationToken) =>
         {
             try
             {
@@ -303,7 +303,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         var unreachable = 1;
         var runs = new ConcurrentQueue<(int Attempt, string? Cursor)>();
         var firstRunSawLostLease = new TaskCompletionSource<bool>();
-        await using var worker = Start("wl-lapse", async (job, cancellationToken) =>
+        await using var worker = await StartAsync("wl-lapse", async (job, cancellationToken) =>
         {
             runs.Enqueue((job.Attempt, job.Checkpoint.Cursor));
             if (runs.Count > 1)
@@ -344,7 +344,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         var mine = await Http.SubmitJobAsync("""{"type": "plot", "device": "wl-plotter-1"}""");
         var other = await Http.SubmitJobAsync("""{"type": "plot", "device": "wl-plotter-2"}""");
         var ran = new ConcurrentQueue<string>();
-        await using var worker = Start("wl-agent", (job, _) =>
+        await using var worker = await StartAsync("wl-agent", (job, _) =>
         {
             ran.Enqueue(job.Id);
             return Task.CompletedTask;
@@ -377,7 +377,7 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
         var ids = new[] { await SubmitAsync("wl-pair", "{}"), await SubmitAsync("wl-pair", "{}") };
         var bothRunning = new TaskCompletionSource();
         var running = 0;
-        await using var worker = Start("wl-pair", async (job, cancellationToken) =>
+        await using var worker = await StartAsync("wl-pair", async (job, cancellationToken) =>
         {
             if (Interlocked.Increment(ref running) == 2)
             {
@@ -398,7 +398,8 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
     public async Task ClaimRefusedAsInvalid_EndsRunAsyncWithAConfigurationError()
     {
         using var http = new HttpClient { BaseAddress = Http.BaseAddress };
-        await using var worker = new JobWorker(new JobWorkerOptions { WorkerId = "misconfigured", Types = ["no-such-type"] }, http);
+        var key = await fixture.CreateKeyAsync("misconfigured worker", ["worker"], jobTypes: ["no-such-type"]);
+        await using var worker = new JobWorker(new JobWorkerOptions { WorkerId = "misconfigured", Types = ["no-such-type"], ApiKey = key }, http);
 
         var error = await Assert.ThrowsAsync<WorkerApiException>(() => worker.RunAsync((_, _) => Task.CompletedTask).WaitAsync(Deadline));
         Assert.Equal(HttpStatusCode.BadRequest, error.StatusCode);
@@ -406,11 +407,16 @@ public sealed class JobWorkerTests(JobWorkerFixture fixture, ITestOutputHelper o
     }
 
     /// <summary>A worker named after <paramref name="type"/> that claims jobs of that type, or of <paramref name="device"/> when given.</summary>
-    private RunningWorker Start(string type, Func<WorkerJob, CancellationToken, Task> handler, Func<RecordedRequest, RequestFault>? faults = null,
+    /// <remarks>Its API key is a worker key made for that type (or device) alone.</remarks>
+    private async Task<RunningWorker> StartAsync(string type, Func<WorkerJob, CancellationToken, Task> handler, Func<RecordedRequest, RequestFault>? faults = null,
         int maxConcurrentJobs = 1, string? device = null)
     {
+        var key = device is null
+            ? await fixture.CreateKeyAsync($"{type} worker {Guid.NewGuid():N}", ["worker"], jobTypes: [type])
+            : await fixture.CreateKeyAsync($"{device} agent {Guid.NewGuid():N}", ["worker"], devices: [device]);
         var options = new JobWorkerOptions
         {
+            ApiKey = key,
             WorkerId = $"{type}-worker",
             Types = device is null ? [type] : [],
             Device = device,

@@ -1,15 +1,16 @@
 // A client generated from the served OpenAPI document (openapi-typescript + openapi-fetch), used
-// as any consumer would: no casts, no hand-written types. Run: node out/client/flow.js <base URL>.
+// as any consumer would: no casts, no hand-written types. Run: node out/client/flow.js <base URL> <API key>.
 // It submits, lists with filters, pauses, resumes, cancels and reads the journal, checking effects.
 import createClient from "openapi-fetch";
 import type { paths } from "../generated/api.js";
 
 const baseUrl = process.argv[2];
-if (baseUrl === undefined) {
-  throw new Error("usage: node out/client/flow.js <base URL>");
+const apiKey = process.argv[3];
+if (baseUrl === undefined || apiKey === undefined) {
+  throw new Error("usage: node out/client/flow.js <base URL> <API key>");
 }
 
-const api = createClient<paths>({ baseUrl });
+const api = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${apiKey}` } });
 
 function check(condition: boolean, message: string): asserts condition {
   if (!condition) {

@@ -63,6 +63,7 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
         var statuses = new ConcurrentDictionary<int, int>();
         var clock = Stopwatch.StartNew();
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 4 }) { BaseAddress = Http.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = Http.DefaultRequestHeaders.Authorization;
         await Parallel.ForEachAsync(requests, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (request, _) =>
         {
             var (status, problem) = await SendAsync(http, request);

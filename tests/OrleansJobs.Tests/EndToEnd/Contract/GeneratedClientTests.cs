@@ -18,7 +18,8 @@ public sealed class GeneratedClientTests(ContractFixture fixture)
         Assert.True(generate.ExitCode == 0, $"openapi-typescript failed:\n{generate.Output}");
         var compile = await NodeTools.RunToolAsync(tools, TimeSpan.FromMinutes(2), "tsc", "-p", "tsconfig.json");
         Assert.True(compile.ExitCode == 0, $"the client (client/flow.ts, strict) does not type-check against the document:\n{compile.Output}");
-        var run = await NodeTools.RunAsync(tools, TimeSpan.FromMinutes(2), "node", "out/client/flow.js", fixture.Http.BaseAddress!.ToString().TrimEnd('/'));
+        var run = await NodeTools.RunAsync(tools, TimeSpan.FromMinutes(2), "node", "out/client/flow.js", fixture.Http.BaseAddress!.ToString().TrimEnd('/'),
+            fixture.Http.DefaultRequestHeaders.Authorization!.Parameter!);
         Assert.True(run.ExitCode == 0, $"the generated client's flow failed:\n{run.Output}");
         Assert.Contains("generated client: ok", run.Output, StringComparison.Ordinal);
     }
