@@ -37,6 +37,15 @@ public abstract class ApiSystemFixture(string purpose, IReadOnlyDictionary<strin
         await ProcessCluster.WaitForReadyAsync(Http, silos: 1);
     }
 
+    /// <summary>Starts one more API host on the same cluster and waits until it is ready; stopped with the fixture.</summary>
+    public async Task<ApiHostProcess> StartApiHostAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var api = _cluster!.StartApiHost(settings);
+        using var http = api.CreateClient();
+        await ProcessCluster.WaitForReadyAsync(http, silos: 1);
+        return api;
+    }
+
     /// <summary>Makes an API key over the API (as an admin); returns the key.</summary>
     public async Task<string> CreateKeyAsync(string name, string[] roles, string[]? jobTypes = null, string[]? devices = null)
     {
