@@ -6,7 +6,8 @@
 # 1. PostgreSQL: the one in ORLEANSJOBS_DB, or else a private local cluster (deploy/pg.sh).
 # 2. Builds the solution (Release) and applies the database schema.
 # 3. Starts N silo processes (silo ports 11111.., gateway ports 30000.., metrics ports 9464..) and the API host.
-# 4. Waits until /health/ready reports N active silos, then prints the URLs.
+# 4. Waits until /health/ready reports N active silos, then prints the URLs and the admin API key
+#    (generated on first start into .data/admin.key; the API host is given only its SHA-256).
 # 5. With --devices N (0-9), starts N simulated plotter agents, devices plotter-1..N.
 # Ctrl+C (or SIGTERM) stops the plotter agents (they give their jobs back), the API host and
 # the silos gracefully, and the local PostgreSQL if this run started it. Logs go to .data/logs/.
@@ -141,6 +142,16 @@ for ((i = 0; i < SILOS; i++)); do
 done
 port_busy "$API_PORT" && die "port $API_PORT is in use (use --api-port)"
 
+# --- The local admin API key ---------------------------------------------------------------------
+# Made once, kept in .data/admin.key (readable by this user only); the API host gets its hash.
+KEY_FILE="$DATA/admin.key"
+if [[ ! -s "$KEY_FILE" ]]; then
+  (umask 077 && printf 'ojk_%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$KEY_FILE")
+  say "generated the local admin API key in .data/admin.key"
+fi
+ADMIN_KEY=$(tr -d '\n' <"$KEY_FILE")
+ADMIN_KEY_SHA256=$(printf '%s' "$ADMIN_KEY" | sha256sum | cut -d' ' -f1)
+
 for ((i = 0; i < SILOS; i++)); do
   (cd "$SILO_DIR" && exec env Silo__SiloPort=$((SILO_PORT_BASE + i)) Silo__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
     Metrics__Port=$((METRICS_PORT_BASE + i)) Silo__ApplySchemaOnStart=false dotnet OrleansJobs.Silo.dll >"$LOGS/silo-$i.log" 2>&1) &
@@ -148,7 +159,8 @@ for ((i = 0; i < SILOS; i++)); do
   echo $! >"$RUN/silo-$i.pid"
   say "silo $i: 127.0.0.1:$((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)), metrics $((METRICS_PORT_BASE + i)) (log: .data/logs/silo-$i.log)"
 done
-(cd "$API_DIR" && exec env Urls="http://127.0.0.1:$API_PORT" dotnet OrleansJobs.ApiHost.dll >"$LOGS/api.log" 2>&1) &
+(cd "$API_DIR" && exec env Urls="http://127.0.0.1:$API_PORT" Auth__Keys__0__Name=local-admin Auth__Keys__0__Sha256="$ADMIN_KEY_SHA256" \
+  Auth__Keys__0__Roles__0=admin dotnet OrleansJobs.ApiHost.dll >"$LOGS/api.log" 2>&1) &
 PIDS+=($!)
 echo $! >"$RUN/api.pid"
 say "API host: http://127.0.0.1:$API_PORT (log: .data/logs/api.log)"
@@ -157,7 +169,7 @@ say "API host: http://127.0.0.1:$API_PORT (log: .data/logs/api.log)"
 say "waiting for /health/ready to report $SILOS active silo(s)"
 deadline=$((SECONDS + READY_TIMEOUT))
 while true; do
-  body=$(curl -s -m 5 "http://127.0.0.1:$API_PORT/health/ready" || true)
+  body=$(curl -s -m 5 -H "Authorization: Bearer $ADMIN_KEY" "http://127.0.0.1:$API_PORT/health/ready" || true)
   if [[ "$body" == *'"status":"Healthy"'* && "$body" == *"\"activeSilos\":$SILOS,"* ]]; then break; fi
   for pid in "${PIDS[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -176,10 +188,12 @@ cat <<EOF
 [up] ready: $SILOS silo(s) active, $SECONDS s after start
       API        http://127.0.0.1:$API_PORT/
       OpenAPI    http://127.0.0.1:$API_PORT/openapi/v1.json
-      Dashboard  http://127.0.0.1:$API_PORT/dashboard/
+      Dashboard  http://127.0.0.1:$API_PORT/dashboard/ (the browser asks: any user name, the admin key as password)
       Health     http://127.0.0.1:$API_PORT/health/ready
       Metrics    http://127.0.0.1:$API_PORT/metrics (API host)$(for ((i = 0; i < SILOS; i++)); do printf '\n                 http://127.0.0.1:%d/metrics (silo %d)' $((METRICS_PORT_BASE + i)) "$i"; done)
       Libraries  roots may lie under ${LIBRARY_ROOTS[*]}
+      API key    $ADMIN_KEY (admin; in .data/admin.key)
+                 KEY=\$(cat .data/admin.key); curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:$API_PORT/api/jobs
 EOF
 
 # --- Plotter agents ------------------------------------------------------------------------------
@@ -187,7 +201,7 @@ EOF
 if [[ $DEVICES -gt 0 ]]; then
   mkdir -p "$DATA/plotters"
   for ((i = 1; i <= DEVICES; i++)); do
-    (cd "$ROOT" && exec dotnet "$PLOTTER_DLL" --api "http://127.0.0.1:$API_PORT" --device "plotter-$i" --name "Simulated plotter $i" \
+    (cd "$ROOT" && PLOTTER_API_KEY="$ADMIN_KEY" exec dotnet "$PLOTTER_DLL" --api "http://127.0.0.1:$API_PORT" --device "plotter-$i" --name "Simulated plotter $i" \
       --strokes "$DATA/plotters/plotter-$i.strokes.jsonl" --control "$DATA/plotters/plotter-$i.control" >"$LOGS/plotter-$i.log" 2>&1) &
     AGENT_PIDS+=($!)
     echo $! >"$RUN/plotter-$i.pid"
@@ -196,10 +210,10 @@ if [[ $DEVICES -gt 0 ]]; then
 [up] plotter agents: $(for ((i = 1; i <= DEVICES; i++)); do printf 'plotter-%d ' "$i"; done)(logs: .data/logs/plotter-N.log)
       Strokes    .data/plotters/plotter-N.strokes.jsonl; unplug one: echo disconnect > .data/plotters/plotter-N.control
       Plot on plotter-1:
-        curl -s -X POST http://127.0.0.1:$API_PORT/api/jobs -H 'Content-Type: application/json' \\
+        curl -s -X POST http://127.0.0.1:$API_PORT/api/jobs -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
           -d '{"type": "plot", "device": "plotter-1", "parameters": {"layers": 3, "strokesPerLayer": 100, "strokeMs": 20}}'
       Plot on the first free plotter:
-        curl -s -X POST http://127.0.0.1:$API_PORT/api/jobs -H 'Content-Type: application/json' \\
+        curl -s -X POST http://127.0.0.1:$API_PORT/api/jobs -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
           -d '{"type": "plot", "deviceKind": "plotter"}'
 EOF
 fi
