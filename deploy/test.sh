@@ -30,6 +30,31 @@ fi
 stop_pg() { if [[ $STARTED_PG -eq 1 ]]; then env -u ORLEANSJOBS_DB bash "$ROOT/deploy/pg.sh" stop; fi; }
 trap stop_pg EXIT
 
+# The alert rules' tests run Prometheus' promtool: taken from the Debian 'prometheus' package,
+# unpacked under .data/tools (nothing is installed, no service is started).
+PROMTOOL_DIR="$ROOT/.data/tools/prometheus"
+if [[ -n "${ORLEANSJOBS_PROMTOOL:-}" && -x "${ORLEANSJOBS_PROMTOOL:-}" ]]; then
+  :
+elif command -v promtool >/dev/null 2>&1; then
+  ORLEANSJOBS_PROMTOOL=$(command -v promtool)
+elif [[ -x "$PROMTOOL_DIR/usr/bin/promtool" ]]; then
+  ORLEANSJOBS_PROMTOOL="$PROMTOOL_DIR/usr/bin/promtool"
+else
+  say "fetching promtool (the Debian 'prometheus' package, unpacked under .data/tools)"
+  sudo_cmd=""
+  if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null 2>&1; then sudo_cmd="sudo"; fi
+  download=$(mktemp -d)
+  if ! (cd "$download" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    (cd "$download" && apt-get download -qq prometheus)
+  fi
+  mkdir -p "$PROMTOOL_DIR"
+  dpkg-deb -x "$download"/prometheus_*.deb "$PROMTOOL_DIR"
+  rm -rf "$download"
+  ORLEANSJOBS_PROMTOOL="$PROMTOOL_DIR/usr/bin/promtool"
+fi
+export ORLEANSJOBS_PROMTOOL
+
 say "building ($CONFIG)"
 dotnet build "$ROOT/OrleansJobs.sln" -c "$CONFIG" -nologo -clp:ErrorsOnly
 

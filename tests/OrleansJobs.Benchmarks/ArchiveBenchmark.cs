@@ -22,7 +22,7 @@ public static class ArchiveBenchmark
             long seeded;
             await using (var source = await BenchSystem.StartAsync(1))
             {
-                using var http = ThroughputBenchmark.CreateClient(source.Api.BaseAddress, options.Concurrency);
+                using var http = ThroughputBenchmark.CreateClient(source.Api, options.Concurrency);
                 var submitted = await ThroughputBenchmark.SubmitAsync(http, ThroughputBenchmark.TrivialJob, options.Jobs, options.Concurrency, options.PhaseLimit, cancellationToken);
                 var ended = await ThroughputBenchmark.WaitForEndAsync(source, submitted.Ids, options.PhaseLimit, cancellationToken);
                 seeded = ended.Ended;

@@ -15,12 +15,14 @@ public sealed record BenchOptions(
                OrleansJobs.Benchmarks retention [--jobs N] [--concurrency C] [--max-seconds S]
                OrleansJobs.Benchmarks validator [--jobs N] [--concurrency C] [--max-seconds S]
                OrleansJobs.Benchmarks archive [--jobs N] [--concurrency C] [--max-seconds S]
+               OrleansJobs.Benchmarks auth [--jobs N] [--max-seconds S]
           --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
                              recovery: long jobs kept running through the kills (default 30);
                              files: files in the generated library (default 20000, 1000 to 200000);
                              retention: finished jobs for the retention run to delete (default 20000);
                              validator: finished jobs the state validator checks (default 100000);
-                             archive: finished jobs exported, then imported (default 100000)
+                             archive: finished jobs exported, then imported (default 100000);
+                             auth: requests of each kind timed, over 10 rounds (default 20000)
           --mode             recovery: kill (SIGKILL) or freeze (SIGSTOP, then SIGCONT after --freeze-seconds) (default kill)
           --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5);
                              devices: SIGKILLs of the plotter agent (default 5, at least 5)
@@ -35,7 +37,7 @@ public sealed record BenchOptions(
 
     public static BenchOptions? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices" or "retention" or "validator" or "archive"))
+        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices" or "retention" or "validator" or "archive" or "auth"))
         {
             return null;
         }

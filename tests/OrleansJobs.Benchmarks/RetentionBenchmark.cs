@@ -21,7 +21,7 @@ public static class RetentionBenchmark
             ["Retention__Retention"] = "00:00:01",
             ["Retention__Interval"] = "1.00:00:00", // only the run this benchmark asks for
         });
-        using var http = ThroughputBenchmark.CreateClient(system.Api.BaseAddress, options.Concurrency);
+        using var http = ThroughputBenchmark.CreateClient(system.Api, options.Concurrency);
         var finished = await ThroughputBenchmark.SubmitAsync(http, ThroughputBenchmark.TrivialJob, options.Jobs, options.Concurrency, options.PhaseLimit, cancellationToken);
         var ended = await ThroughputBenchmark.WaitForEndAsync(system, finished.Ids, options.PhaseLimit, cancellationToken);
         Log($"{ended.Ended} jobs finished; submit rate alone:");

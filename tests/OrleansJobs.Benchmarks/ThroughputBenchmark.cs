@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using OrleansJobs.Harness;
 
 namespace OrleansJobs.Benchmarks;
 
@@ -25,7 +26,7 @@ public static class ThroughputBenchmark
     {
         Log($"starting a fresh database, {options.Silos} silo process(es) and the API host");
         await using var system = await BenchSystem.StartAsync(options.Silos);
-        using var http = CreateClient(system.Api.BaseAddress, options.Concurrency);
+        using var http = CreateClient(system.Api, options.Concurrency);
 
         var warmUp = Math.Min(2_000, options.Jobs / 5);
         Log($"warm-up: {warmUp} jobs (not measured)");
@@ -106,12 +107,13 @@ public static class ThroughputBenchmark
         return 0;
     }
 
-    internal static HttpClient CreateClient(Uri baseAddress, int concurrency) =>
-        new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+    /// <summary>A client of <paramref name="api"/> for <paramref name="concurrency"/> clients at once, sending the cluster's admin key.</summary>
+    internal static HttpClient CreateClient(ApiHostProcess api, int concurrency) =>
+        ApiKeys.Authorize(new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
-            BaseAddress = baseAddress,
+            BaseAddress = api.BaseAddress,
             Timeout = TimeSpan.FromSeconds(30),
-        };
+        }, api.AdminKey);
 
     /// <summary>Submits <paramref name="count"/> copies of <paramref name="job"/> from <paramref name="concurrency"/> closed-loop clients.</summary>
     internal static async Task<LoadResult> SubmitAsync(HttpClient http, string job, int count, int concurrency, TimeSpan limit, CancellationToken cancellationToken)

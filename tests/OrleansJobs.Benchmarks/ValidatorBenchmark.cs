@@ -22,7 +22,7 @@ public static class ValidatorBenchmark
             ["Validator__ValidateAtStart"] = "false",
             ["Logging__LogLevel__OrleansJobs.Safeguards"] = "Information", // each run's time by check
         });
-        using var http = ThroughputBenchmark.CreateClient(system.Api.BaseAddress, options.Concurrency);
+        using var http = ThroughputBenchmark.CreateClient(system.Api, options.Concurrency);
         var finished = await ThroughputBenchmark.SubmitAsync(http, ThroughputBenchmark.TrivialJob, options.Jobs, options.Concurrency, options.PhaseLimit, cancellationToken);
         var ended = await ThroughputBenchmark.WaitForEndAsync(system, finished.Ids, options.PhaseLimit, cancellationToken);
         Log($"{ended.Ended} jobs finished; waiting for their last writes to settle (10 s), then {Runs} validator runs");

@@ -7,9 +7,6 @@ namespace OrleansJobs.ApiHost.Apis;
 /// <summary>API keys: an admin makes, lists and revokes them.</summary>
 public static class KeysApi
 {
-    /// <summary>Longest key id: <c>config:</c> and a configured key's name.</summary>
-    private const int KeyIdLength = 207;
-
     public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder app)
     {
         var keys = app.MapGroup("/api/admin/keys").WithTags("Admin");
@@ -70,14 +67,14 @@ public static class KeysApi
             .. stored.OrderByDescending(k => k.CreatedAt).ThenBy(k => k.Id, StringComparer.Ordinal).Select(ApiKeyResponse.From)]));
     }
 
-    public static async Task<Results<Ok<ApiKeyResponse>, ProblemHttpResult>> Get([QueryText(KeyIdLength)] string id, ApiKeyStore store, ApiKeyRing ring, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ApiKeyResponse>, ProblemHttpResult>> Get([ApiKeyId] string id, ApiKeyStore store, ApiKeyRing ring, CancellationToken cancellationToken)
     {
         var key = ring.ConfiguredKeys.FirstOrDefault(k => k.Id == id) ?? (await store.ReadAllAsync(cancellationToken)).FirstOrDefault(k => k.Id == id);
         return key is null ? KeyNotFound(id) : TypedResults.Ok(ApiKeyResponse.From(key));
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> Revoke(
-        [QueryText(KeyIdLength)] string id, HttpContext http, ApiKeyStore store, ApiKeyRing ring, TimeProvider time, CancellationToken cancellationToken)
+        [ApiKeyId] string id, HttpContext http, ApiKeyStore store, ApiKeyRing ring, TimeProvider time, CancellationToken cancellationToken)
     {
         if (ring.ConfiguredKeys.Any(k => k.Id == id))
         {
@@ -96,4 +93,12 @@ public static class KeysApi
 
     private static ProblemHttpResult KeyNotFound(string id) => TypedResults.Problem(
         statusCode: StatusCodes.Status404NotFound, title: "No such key", detail: $"There is no API key '{id}'.");
+}
+
+/// <summary>A key id in a route: <c>key-</c> and 16 hex digits, or <c>config:</c> and a name; anything else is a 400 naming <c>id</c>.</summary>
+[AttributeUsage(AttributeTargets.Parameter | AttributeTargets.Property)]
+public sealed class ApiKeyIdAttribute() : System.ComponentModel.DataAnnotations.ValidationAttribute(
+    "must be a key id: key- and 16 lower-case hex digits, or config: and a configured key's name")
+{
+    public override bool IsValid(object? value) => ApiKeySecrets.IsWellFormedId(value as string);
 }

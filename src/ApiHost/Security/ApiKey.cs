@@ -56,6 +56,16 @@ public static class ApiKeySecrets
     /// <summary>A new public id for a key.</summary>
     public static string NewId() => "key-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 
+    /// <summary>Longest configured key name, and so the longest id (<c>config:</c> and the name).</summary>
+    public const int MaxNameLength = 200;
+
+    /// <summary>Whether <paramref name="id"/> can be a key's id: <c>key-</c> and 16 hex digits, or <c>config:</c> and a configured key's name.</summary>
+    public static bool IsWellFormedId(string? id) =>
+        id is not null
+        && ((id.Length == 20 && id.StartsWith("key-", StringComparison.Ordinal) && id[4..].All(char.IsAsciiHexDigitLower))
+            || (id.StartsWith("config:", StringComparison.Ordinal) && id.Length > 7 && id.Length <= 7 + MaxNameLength
+                && !string.IsNullOrWhiteSpace(id[7..]) && !id.Any(char.IsControl)));
+
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
     /// <summary>A hash from configuration (64 hexadecimal digits); null when it is not one.</summary>

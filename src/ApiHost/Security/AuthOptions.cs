@@ -49,9 +49,9 @@ public sealed class AuthOptionsValidation : IValidateOptions<AuthOptions>
         {
             var key = options.Keys[i];
             var at = $"Auth:Keys:{i}";
-            if (string.IsNullOrWhiteSpace(key.Name) || key.Name.Length > 200)
+            if (string.IsNullOrWhiteSpace(key.Name) || key.Name.Length > ApiKeySecrets.MaxNameLength || key.Name.Any(char.IsControl))
             {
-                failures.Add($"{at}:Name must be 1 to 200 characters");
+                failures.Add($"{at}:Name must be 1 to {ApiKeySecrets.MaxNameLength} characters, without control characters");
             }
 
             if ((key.Key is null) == (key.Sha256 is null))

@@ -145,7 +145,7 @@ public sealed class ApiKeyTests(AuthFixture fixture, ITestOutputHelper output) :
     }
 
     [Fact]
-    public async Task ConfiguredKey_IsListed_ButCannotBeRevokedOverTheApi_AndUnknownKeysAre404()
+    public async Task ConfiguredKey_IsListed_ButCannotBeRevokedOverTheApi_UnknownKeysAre404_AndMalformedIds400()
     {
         var listed = (await Http.GetFromJsonAsync<JsonElement>(new Uri("/api/admin/keys", UriKind.Relative))).GetProperty("keys");
         var configured = listed.EnumerateArray().First();
@@ -153,8 +153,9 @@ public sealed class ApiKeyTests(AuthFixture fixture, ITestOutputHelper output) :
         Assert.Equal("configuration", configured.GetProperty("source").GetString());
         Assert.Equal(HttpStatusCode.Conflict, (await Http.DeleteAsync(new Uri("/api/admin/keys/config:test-admin", UriKind.Relative))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync(new Uri("/api/jobs", UriKind.Relative))).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await Http.DeleteAsync(new Uri("/api/admin/keys/key-0000", UriKind.Relative))).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync(new Uri("/api/admin/keys/key-0000", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.DeleteAsync(new Uri("/api/admin/keys/key-0000000000000000", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync(new Uri("/api/admin/keys/key-0000000000000000", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.DeleteAsync(new Uri("/api/admin/keys/key-0000", UriKind.Relative))).StatusCode);
     }
 
     private async Task<string> IdOfAsync(string name) =>

@@ -149,6 +149,45 @@ public sealed class AuthMatrixTests(AuthFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task GeneratedHostileCredentials_Are401Problems_OrRefusedByKestrel_AndCreateNothing()
+    {
+        var random = new Random(20261130);
+        var submissions = await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM job_index");
+        var targets = new[] { ("GET", "/api/jobs"), ("POST", "/api/jobs"), ("GET", "/dashboard/"), ("GET", "/metrics"), ("DELETE", "/api/admin/keys/config:test-admin") };
+        var failures = new List<string>();
+        // Latin-1 bytes on the wire, as a hostile client may send them.
+        using var http = new HttpClient(new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.Latin1 }) { BaseAddress = Http.BaseAddress };
+        for (var i = 0; i < 600; i++)
+        {
+            var (header, value) = HostileCredential(random, fixture.Api.AdminKey);
+            var (method, path) = targets[i % targets.Length];
+            using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative));
+            request.Headers.TryAddWithoutValidation(header, value);
+            if (method == "POST")
+            {
+                request.Content = new StringContent("""{"type": "auth-remote", "parameters": {}}""", Encoding.UTF8, "application/json");
+            }
+
+            using var response = await http.SendAsync(request);
+            if (!value.All(char.IsAscii))
+            {
+                // Kestrel refuses bytes outside ASCII in a header before any of the API runs (an empty 400).
+                if (response.StatusCode != HttpStatusCode.BadRequest)
+                {
+                    failures.Add($"{method} {path} with a non-ASCII {header}: {(int)response.StatusCode}");
+                }
+            }
+            else if (response.StatusCode != HttpStatusCode.Unauthorized || response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+            {
+                failures.Add($"{method} {path} with {header}: {value[..Math.Min(80, value.Length)]}: {(int)response.StatusCode}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+        Assert.Equal(submissions, await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM job_index"));
+    }
+
+    [Fact]
     public async Task Dashboard_AsksABrowserForTheKey_RefusesAReader_AndOpensForAnAdminsBasicPassword()
     {
         using var browser = fixture.ClientWithKey(null);
@@ -163,6 +202,38 @@ public sealed class AuthMatrixTests(AuthFixture fixture, ITestOutputHelper outpu
         using var admin = await SendAsync(null, "GET", "/dashboard/", basic: fixture.Api.AdminKey);
         Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
         Assert.Contains("<html", await admin.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>A credential that must not pass: garbage, near misses of the admin key, malformed schemes, odd lengths and bytes.</summary>
+    private static (string Header, string Value) HostileCredential(Random random, string adminKey)
+    {
+        string Text(int length, bool latin1 = false) => new([.. Enumerable.Range(0, length).Select(_ =>
+            latin1 && random.Next(4) == 0 ? (char)random.Next(0xA0, 0x100) : (char)random.Next(0x21, 0x7F))]);
+        var nearMiss = random.Next(4) switch
+        {
+            0 => adminKey[..^1],
+            1 => adminKey + "=",
+            2 => adminKey.ToUpperInvariant(),
+            _ => adminKey[..^1] + (adminKey[^1] == 'a' ? 'b' : 'a'),
+        };
+        var basic = Convert.ToBase64String(random.Next(3) switch
+        {
+            0 => Encoding.UTF8.GetBytes($"{Text(5)}:{nearMiss}"),
+            1 => Encoding.UTF8.GetBytes(nearMiss), // no colon
+            _ => [.. Enumerable.Range(0, random.Next(1, 64)).Select(_ => (byte)random.Next(256))],
+        });
+        return random.Next(9) switch
+        {
+            0 => ("Authorization", "Bearer " + Text(random.Next(1, 200), latin1: true)),
+            1 => ("Authorization", "Bearer " + nearMiss),
+            2 => ("Authorization", "Basic " + basic),
+            3 => ("Authorization", "Basic " + Text(random.Next(1, 40))),
+            4 => ("Authorization", Text(random.Next(1, 30)) + " " + adminKey),
+            5 => ("Authorization", "Bearer " + Text(random.Next(4_000, 8_000))),
+            6 => ("X-Api-Key", nearMiss),
+            7 => ("X-Api-Key", Text(random.Next(1, 300), latin1: true)),
+            _ => ("Authorization", "bearer  " + nearMiss + " " + Text(3)),
+        };
     }
 
     private static bool Allows(string rule, string caller) => rule switch

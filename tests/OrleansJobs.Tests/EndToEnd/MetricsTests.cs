@@ -90,6 +90,18 @@ public sealed class MetricsTests(MetricsFixture fixture) : IClassFixture<Metrics
         var state = (await Http.GetFromJsonAsync<JsonElement>(new Uri("/api/devices/metrics-1", UriKind.Relative))).GetProperty("state").GetString()!;
         Assert.Equal(1, api.Value("orleansjobs_devices", ("kind", "metrics-plotter"), ("state", state)));
         Assert.Contains(api, s => s.Name.StartsWith("http_server_request_duration_seconds", StringComparison.Ordinal));
+
+        // Both scrapes are Prometheus text that promtool accepts, and our metrics pass its naming rules.
+        using var scraper = fixture.ClientWithKey(await fixture.CreateKeyAsync("promtool", ["reader"]));
+        foreach (var endpoint in new[] { fixture.Silo.Metrics, new Uri(Http.BaseAddress!, "/metrics") })
+        {
+            var text = await scraper.GetStringAsync(endpoint);
+            // 0: clean; 3: lint findings only. Orleans' and the runtime's meters break its naming rules (milliseconds, no help); ours may not.
+            var (exitCode, output) = await AlertRulesTests.PromtoolAsync(text, "check", "metrics");
+            Assert.True(exitCode is 0 or 3, $"{endpoint}: promtool check metrics exited {exitCode}:\n{output}");
+            var ours = output.Split('\n').Where(l => l.StartsWith("orleansjobs_", StringComparison.Ordinal)).ToList();
+            Assert.True(ours.Count == 0, $"{endpoint}: promtool finds fault with our metrics:\n{string.Join("\n", ours)}");
+        }
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
         "CreateLibrary", "ListLibraries", "GetLibrary", "UpdateLibrary", "DeleteLibrary", "GetLibraryCatalog",
         "RegisterDevice", "ListDevices", "GetDevice", "UpdateDevice", "RemoveDevice", "DeviceHeartbeat", "DeviceFault", "RequestDeviceCheck",
         "GetRetentionStatus", "RunRetention", "PurgeJobs", "PurgeJob", "EmergencyCleanup", "GetSafeguardsStatus", "GetValidatorStatus", "RunValidator",
-        "ExportArchive", "ImportArchive",
+        "ExportArchive", "ImportArchive", "CreateApiKey", "ListApiKeys", "GetApiKey", "RevokeApiKey",
     ];
 
     public static TheoryData<string> Endpoints { get; } = new(EndpointIds);
