@@ -4,7 +4,8 @@
 #   deploy/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Schema]
 #
 # Installs what the tests need (the PostgreSQL server via deploy/pg.sh when ORLEANSJOBS_DB is
-# not set), builds in Release, and runs every test. The tests create and drop their own
+# not set; Chromium for the dashboard's browser test; promtool, unpacked under .data/tools, for
+# the alert rules), builds in Release, and runs every test. The tests create and drop their own
 # databases on that server (the role needs CREATEDB) and start real silo and API host processes
 # on loopback ports. A local PostgreSQL this script started is stopped again at the end.
 set -euo pipefail
@@ -54,6 +55,15 @@ else
   ORLEANSJOBS_PROMTOOL="$PROMTOOL_DIR/usr/bin/promtool"
 fi
 export ORLEANSJOBS_PROMTOOL
+
+# The dashboard's browser test drives Debian's Chromium (the 'chromium' package).
+if [[ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
+  say "Chromium not found; installing the Debian 'chromium' package"
+  sudo_cmd=""
+  if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null 2>&1; then sudo_cmd="sudo"; fi
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 say "building ($CONFIG)"
 dotnet build "$ROOT/OrleansJobs.sln" -c "$CONFIG" -nologo -clp:ErrorsOnly
