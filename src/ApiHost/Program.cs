@@ -13,6 +13,7 @@ app.MapOpenApi();
 app.MapHealthApi();
 app.MapApiMetrics();
 app.MapJobsApi();
+app.MapEventsApi();
 app.MapLibrariesApi();
 app.MapDevicesApi();
 app.MapAdminApi();

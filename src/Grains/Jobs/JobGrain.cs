@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansJobs.Devices;
+using OrleansJobs.Events;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Lifecycle;
@@ -34,6 +35,7 @@ public sealed partial class JobGrain(
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
     JobMetrics metrics,
+    JobEventPublisher events,
     TimeProvider time,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRunReports, IResourceHolder, IDeviceHolder, IRecoverableJob, IRemindable
 {
@@ -57,7 +59,7 @@ public sealed partial class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _life = NewLifecycle();
-        _runs = new JobRunHost(JobId, handlers, liveness, time, logger);
+        _runs = new JobRunHost(JobId, handlers, liveness, time, logger) { Live = new LiveJobEvents(events, () => state.State, JobId, time) };
         _writer = NewWriter();
         _watchdog = new WatchdogReminder(this, () => state.State, Watch, JobId, logger);
         if (!state.State.Exists)
@@ -202,6 +204,11 @@ public sealed partial class JobGrain(
     {
         var (result, decision) = _life.Report(report);
         await ApplyAsync(decision);
+        if (result.Outcome == WorkerReportOutcome.Accepted)
+        {
+            Publish(report);
+        }
+
         return result;
     }
 
@@ -290,6 +297,19 @@ public sealed partial class JobGrain(
         }
 
         await ApplyAsync(_life.WatchdogTick(_runs.LastProgressAt(), _runs.StartedAt));
+    }
+
+    private void Publish(WorkerReport report)
+    {
+        if (report.Progress is { } progress)
+        {
+            _runs.Live?.ProgressReported(progress);
+        }
+
+        foreach (var message in report.Messages ?? [])
+        {
+            _runs.Live?.MessageAdded(message);
+        }
     }
 
     private JobLifecycle NewLifecycle() =>
