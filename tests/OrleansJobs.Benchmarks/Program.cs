@@ -27,6 +27,7 @@ try
         "retention" => await RetentionBenchmark.RunAsync(options, stop.Token),
         "validator" => await ValidatorBenchmark.RunAsync(options, stop.Token),
         "archive" => await ArchiveBenchmark.RunAsync(options, stop.Token),
+        "events" => await EventsBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }

@@ -29,6 +29,7 @@ public sealed partial class JobEventFeed(
     private long _received;
     private long _filled;
     private long _cutOff;
+    private int _catchUp; // 1: the hub had lost this host; read what was committed meanwhile
 
     private EventsOptions Settings => options.Value;
 
@@ -136,6 +137,16 @@ public sealed partial class JobEventFeed(
                 if (_orderer is { } orderer && orderer.GapDue(Settings.GapTimeout) is { } gap)
                 {
                     await FillAsync(orderer, gap.From, gap.To, stoppingToken);
+                }
+
+                if (Interlocked.Exchange(ref _catchUp, 0) == 1 && _orderer is { } behind)
+                {
+                    // Every id up to the newest committed one is committed or never will be: read them all.
+                    var newest = await reads.MaxEventIdAsync(stoppingToken);
+                    if (newest >= behind.Next)
+                    {
+                        await FillAsync(behind, behind.Next, newest + 1, stoppingToken);
+                    }
                 }
             }
         }
@@ -324,7 +335,14 @@ public sealed partial class JobEventFeed(
 
         if (time.GetElapsedTime(Interlocked.Read(ref _renewedAt)) >= EventHubTimings.Renewal)
         {
-            await hub.SubscribeAsync(sink);
+            if (!await hub.SubscribeAsync(sink))
+            {
+                // The hub lost this host (its silo died): the silos sent nothing meanwhile.
+                LogResubscribed(logger);
+                Interlocked.Exchange(ref _catchUp, 1);
+                _inbound.Writer.TryWrite(new JobEventBatch([]));
+            }
+
             Interlocked.Exchange(ref _renewedAt, time.GetTimestamp());
         }
     }
@@ -347,6 +365,9 @@ public sealed partial class JobEventFeed(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Live events: subscribed; the first event id delivered live is {Next}")]
     private static partial void LogSubscribed(ILogger logger, long next);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live events: the hub had lost this host's subscription; catching up from the journal")]
+    private static partial void LogResubscribed(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Live events: no stream for a while; unsubscribed")]
     private static partial void LogUnsubscribed(ILogger logger);

@@ -10,9 +10,12 @@ namespace OrleansJobs.Events;
 [Alias("OrleansJobs.IEventHubGrain")]
 public interface IEventHubGrain : IGrainWithIntegerKey
 {
-    /// <summary>Adds the sink, or renews its lease; a sink not renewed within the lease is dropped.</summary>
+    /// <summary>
+    /// Adds the sink, or renews its lease; a sink not renewed within the lease is dropped. True when it was listed
+    /// already; false when it was added (for a renewal: the hub lost it, and silos sent it nothing meanwhile).
+    /// </summary>
     [Alias("Subscribe")]
-    Task SubscribeAsync(IJobEventSink sink);
+    Task<bool> SubscribeAsync(IJobEventSink sink);
 
     /// <summary>Removes the sink at once.</summary>
     [Alias("Unsubscribe")]

@@ -17,7 +17,7 @@ public sealed class EventHubGrain(TimeProvider time) : Grain, IEventHubGrain
         return Task.CompletedTask;
     }
 
-    Task IEventHubGrain.SubscribeAsync(IJobEventSink sink)
+    Task<bool> IEventHubGrain.SubscribeAsync(IJobEventSink sink)
     {
         var id = sink.GetGrainId();
         var known = _sinks.ContainsKey(id);
@@ -27,7 +27,7 @@ public sealed class EventHubGrain(TimeProvider time) : Grain, IEventHubGrain
             Changed();
         }
 
-        return Task.CompletedTask;
+        return Task.FromResult(known);
     }
 
     Task IEventHubGrain.UnsubscribeAsync(IJobEventSink sink)

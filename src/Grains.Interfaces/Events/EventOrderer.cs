@@ -1,7 +1,8 @@
-namespace OrleansJobs.ApiHost.Events;
+namespace OrleansJobs.Events;
 
 /// <summary>
-/// Puts journal events that arrive from several silos back into event id order. Ids are drawn in
+/// Puts journal events that arrive from several silos back into event id order (the API host's feed; here, beside
+/// the event contracts, so that any client of the events can use it and tests can reach it). Ids are drawn in
 /// commit order (docs/events.md), so once an id has arrived every lower id is committed or never
 /// will be: an id that is late is either on its way or must be read from the journal
 /// (<see cref="GapDue"/>, <see cref="Fill"/>), and one that is not there is a gap to skip. Not
