@@ -43,7 +43,7 @@ public readonly record struct EventCursor(long Value) : IQueryValue
         {
             if (!TryParse(header.Trim(), out var parsed))
             {
-                return (null, "Last-Event-ID", "must be an event id: a whole number from 0, digits only");
+                return (null, "lastEventId", "the Last-Event-ID header must be an event id: a whole number from 0, digits only");
             }
 
             fromHeader = parsed.Value;

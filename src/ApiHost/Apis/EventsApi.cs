@@ -43,7 +43,7 @@ public static class EventsApi
     public static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> AllEvents(
         [AsParameters] EventsQuery query,
         [FromHeader(Name = "Last-Event-ID"), Description(LastEventIdDescription)] string? lastEventIdHeader,
-        HttpContext http, JobEventFeed feed, EventReads reads, IOptions<EventsOptions> options, CancellationToken cancellationToken)
+        HttpContext http, JobEventFeed feed, EventReads reads, IOptions<EventsOptions> options, IHostApplicationLifetime host, CancellationToken cancellationToken)
     {
         var (after, field, error) = EventCursor.Resume(lastEventIdHeader, query.LastEventId);
         if (field is not null)
@@ -53,14 +53,17 @@ public static class EventsApi
 
         var statuses = query.Status?.SelectMany(s => s.Statuses).Select(s => s.ToString()).ToHashSet(StringComparer.Ordinal);
         var filter = new EventFilter(null, query.Type, statuses is { Count: > 0 } ? statuses : null, query.LibraryId, query.DeviceId);
-        return await StreamAsync(http, feed, reads, options.Value, filter, after, replayWhole: false, cancellationToken);
+        // A stream ends with the request or when the host stops (clients reconnect to another host).
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.ApplicationStopping);
+        return await StreamAsync(http, feed, reads, options.Value, filter, after, replayWhole: false, ended.Token);
     }
 
     public static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> JobEvents(
         [JobId] string id,
         [FromQuery(Name = "lastEventId"), Description(LastEventIdDescription)] EventCursor? lastEventId,
         [FromHeader(Name = "Last-Event-ID"), Description(LastEventIdDescription)] string? lastEventIdHeader,
-        HttpContext http, JobEventFeed feed, EventReads reads, JobReads jobs, IOptions<EventsOptions> options, CancellationToken cancellationToken)
+        HttpContext http, JobEventFeed feed, EventReads reads, JobReads jobs, IOptions<EventsOptions> options, IHostApplicationLifetime host,
+        CancellationToken cancellationToken)
     {
         var (after, field, error) = EventCursor.Resume(lastEventIdHeader, lastEventId);
         if (field is not null)
@@ -73,7 +76,8 @@ public static class EventsApi
             return ApiProblems.NotFound(id);
         }
 
-        return await StreamAsync(http, feed, reads, options.Value, new EventFilter(id), after, replayWhole: true, cancellationToken);
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.ApplicationStopping);
+        return await StreamAsync(http, feed, reads, options.Value, new EventFilter(id), after, replayWhole: true, ended.Token);
     }
 
     private static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> StreamAsync(

@@ -7,10 +7,12 @@ namespace OrleansJobs.Events;
 /// A job's live progress and message events, throttled: at most one progress event per
 /// <see cref="JobEventPublisherOptions.ProgressInterval"/> and
 /// <see cref="JobEventPublisherOptions.MaxMessagesPerSecond"/> messages. Called from the handler's
-/// thread and from the grain, so thread-safe; costs one field read while no host listens.
+/// thread and from the grain, so thread-safe (grain state may only be read on the grain's turn: the grain hands the
+/// job's tags over with <see cref="Update"/>); costs one field read while no host listens.
 /// </summary>
-internal sealed class LiveJobEvents(JobEventPublisher publisher, Func<StoredJob> job, string jobId, TimeProvider time)
+internal sealed class LiveJobEvents(JobEventPublisher publisher, string jobId, TimeProvider time)
 {
+    private volatile Tags? _tags;
     private readonly Lock _lock = new();
     private long _progressAt;
     private long _messageWindow;
@@ -75,10 +77,14 @@ internal sealed class LiveJobEvents(JobEventPublisher publisher, Func<StoredJob>
         }
     }
 
+    /// <summary>The job as last stored (the grain's turn): what its live events say of it, read from the run's thread.</summary>
+    public void Update(StoredJob job) => _tags = new Tags(job.Type, job.Status.ToString(), job.LibraryId, job.DeviceId);
+
     private JobEvent Event(string kind)
     {
-        // Read off the grain's turn: a status a moment old is good enough for filtering a live event.
-        var stored = job();
-        return new(0, kind, jobId, stored.Type, stored.Status.ToString(), stored.LibraryId, stored.DeviceId, time.GetUtcNow());
+        var tags = _tags;
+        return new(0, kind, jobId, tags?.Type, tags?.Status, tags?.LibraryId, tags?.DeviceId, time.GetUtcNow());
     }
+
+    private sealed record Tags(string Type, string Status, string? LibraryId, string? DeviceId);
 }

@@ -59,7 +59,9 @@ public sealed partial class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _life = NewLifecycle();
-        _runs = new JobRunHost(JobId, handlers, liveness, time, logger) { Live = new LiveJobEvents(events, () => state.State, JobId, time) };
+        var live = new LiveJobEvents(events, JobId, time);
+        live.Update(state.State);
+        _runs = new JobRunHost(JobId, handlers, liveness, time, logger) { Live = live };
         _writer = NewWriter();
         _watchdog = new WatchdogReminder(this, () => state.State, Watch, JobId, logger);
         if (!state.State.Exists)
@@ -327,7 +329,11 @@ public sealed partial class JobGrain(
         {
             Metrics = _metrics,
             IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
-            Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
+            Saved = () =>
+            {
+                _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null;
+                _runs.Live?.Update(state.State);
+            },
             Flushed = AfterSaveAsync,
         };
     }

@@ -171,11 +171,11 @@ public sealed class EventStreamTests(EventStreamFixture fixture) : IClassFixture
     [InlineData("/api/events?libraryId=no%20such", null, "libraryId")]
     [InlineData("/api/events?deviceId=%01", null, "deviceId")]
     [InlineData("/api/events?type=%00", null, "type")]
-    [InlineData("/api/events", "x1", "Last-Event-ID")]
-    [InlineData("/api/events", "-5", "Last-Event-ID")]
+    [InlineData("/api/events", "x1", "lastEventId")]
+    [InlineData("/api/events", "-5", "lastEventId")]
     [InlineData("/api/events?lastEventId=3", "4", "lastEventId")]
     [InlineData("/api/jobs/some-job/events?lastEventId=1.5", null, "lastEventId")]
-    [InlineData("/api/jobs/some-job/events", "1e3", "Last-Event-ID")]
+    [InlineData("/api/jobs/some-job/events", "1e3", "lastEventId")]
     public async Task BadInput_Is400_NamingTheField(string path, string? header, string field)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
