@@ -100,7 +100,8 @@ public sealed partial class JobEventFeed(
             {
                 _orderer = new EventOrderer<FeedEvent>(newest + 1, time);
                 _idleSince = time.GetTimestamp();
-                _renewedAt = time.GetTimestamp();
+                // The first renewal (and its catch-up) a few seconds on: silos learn of the subscription within Events:SinkRefresh.
+                _renewedAt = time.GetTimestamp() - (long)((EventHubTimings.Renewal - TimeSpan.FromSeconds(3)).TotalSeconds * time.TimestampFrequency);
             }
 
             LogSubscribed(logger, newest + 1);
@@ -339,9 +340,13 @@ public sealed partial class JobEventFeed(
             {
                 // The hub lost this host (its silo died): the silos sent nothing meanwhile.
                 LogResubscribed(logger);
-                Interlocked.Exchange(ref _catchUp, 1);
-                _inbound.Writer.TryWrite(new JobEventBatch([]));
             }
+
+            // With each renewal, one look at the newest id committed: entries committed but never sent (a silo killed
+            // between its commit and its send, events before the silos knew of this host) with nothing after them to
+            // reveal the gap are delivered within a renewal period. Not the delivery path: a safety net of one query.
+            Interlocked.Exchange(ref _catchUp, 1);
+            _inbound.Writer.TryWrite(new JobEventBatch([]));
 
             Interlocked.Exchange(ref _renewedAt, time.GetTimestamp());
         }

@@ -145,7 +145,7 @@ public sealed class EventStreamTests(EventStreamFixture fixture) : IClassFixture
         await using var _ = slow;
 
         // Progress of every item is an event here: far more than the client's 200 and what socket buffers hold.
-        var ids = await fixture.SubmitAsync(120, items: 50, itemMs: 5);
+        var ids = await fixture.SubmitAsync(150, items: 200, itemMs: 1);
         await fixture.WaitForCompletedAsync(ids, TimeSpan.FromSeconds(120));
 
         slow.StartReading();
