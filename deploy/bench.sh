@@ -9,6 +9,7 @@
 #   deploy/bench.sh validator [--jobs N]   (the state validator's run time over N finished jobs, default 100000)
 #   deploy/bench.sh archive [--jobs N]     (N finished jobs exported, then imported into an empty database; default 100000)
 #   deploy/bench.sh auth [--jobs N]        (what an API key adds to a request: N requests of each kind, default 20000)
+#   deploy/bench.sh events [--jobs N] [--concurrency C]   (events/s and latency to C SSE clients while N jobs run; 1000, 100)
 #
 # PostgreSQL: the server in ORLEANSJOBS_DB, or else the checkout's private cluster (deploy/pg.sh).
 # The benchmark creates a database of its own, starts silo processes and the API host on loopback
@@ -19,7 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CONFIG=Release
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-[[ $# -ge 1 ]] || { sed -n '2,16p' "$0"; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,17p' "$0"; exit 2; }
 
 STARTED_PG=0
 if [[ -z "${ORLEANSJOBS_DB:-}" ]]; then

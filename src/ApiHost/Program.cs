@@ -16,6 +16,7 @@ app.MapOpenApi().RequireRole(ApiRoles.Reader);
 app.MapHealthApi();
 app.MapApiMetrics();
 app.MapJobsApi();
+app.MapEventsApi();
 app.MapLibrariesApi();
 app.MapDevicesApi();
 app.MapAdminApi();

@@ -16,19 +16,21 @@ public sealed record BenchOptions(
                OrleansJobs.Benchmarks validator [--jobs N] [--concurrency C] [--max-seconds S]
                OrleansJobs.Benchmarks archive [--jobs N] [--concurrency C] [--max-seconds S]
                OrleansJobs.Benchmarks auth [--jobs N] [--max-seconds S]
+               OrleansJobs.Benchmarks events [--jobs N] [--concurrency C] [--silos K] [--max-seconds S]
           --jobs             throughput: trivial jobs submitted (default 20000, at most 200000);
                              recovery: long jobs kept running through the kills (default 30);
                              files: files in the generated library (default 20000, 1000 to 200000);
                              retention: finished jobs for the retention run to delete (default 20000);
                              validator: finished jobs the state validator checks (default 100000);
                              archive: finished jobs exported, then imported (default 100000);
-                             auth: requests of each kind timed, over 10 rounds (default 20000)
+                             auth: requests of each kind timed, over 10 rounds (default 20000);
+                             events: jobs of 10 items run while the clients listen (default 1000)
           --mode             recovery: kill (SIGKILL) or freeze (SIGSTOP, then SIGCONT after --freeze-seconds) (default kill)
           --kills            recovery: events (kills or freezes), one silo after another (default 5, at least 5);
                              devices: SIGKILLs of the plotter agent (default 5, at least 5)
           --heartbeat-timeout  devices: the device's heartbeat timeout in seconds (default 10, 1 to 60)
           --freeze-seconds   recovery, freeze: how long each silo stays frozen (default 30, 5 to 300)
-          --concurrency      concurrent HTTP clients in that phase (default 64, at most 512)
+          --concurrency      concurrent HTTP clients in that phase (default 64, at most 512; events: event stream clients, default 100)
           --latency-samples  sequential submissions timed for submit-to-Running latency (default 1000)
           --max-seconds      time limit of each phase (default 120)
           --silos            silo processes (default 1; recovery: 3)
@@ -37,7 +39,7 @@ public sealed record BenchOptions(
 
     public static BenchOptions? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices" or "retention" or "validator" or "archive" or "auth"))
+        if (args.Length == 0 || args[0] is not ("throughput" or "recovery" or "files" or "devices" or "retention" or "validator" or "archive" or "auth" or "events"))
         {
             return null;
         }
@@ -46,7 +48,9 @@ public sealed record BenchOptions(
             ? new BenchOptions(args[0], 30, 64, 1_000, TimeSpan.FromSeconds(120), 3)
             : args[0] is "validator" or "archive"
                 ? new BenchOptions(args[0], 100_000, 64, 1_000, TimeSpan.FromSeconds(args[0] == "archive" ? 600 : 300), 1)
-                : new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(args[0] == "files" ? 600 : 120), 1);
+                : args[0] == "events"
+                    ? new BenchOptions(args[0], 1_000, 100, 1_000, TimeSpan.FromSeconds(120), 1)
+                    : new BenchOptions(args[0], 20_000, 64, 1_000, TimeSpan.FromSeconds(args[0] == "files" ? 600 : 120), 1);
         for (var i = 1; i < args.Length; i += 2)
         {
             if (args[i] == "--mode" && args[0] == "recovery" && i + 1 < args.Length && args[i + 1] is "kill" or "freeze")

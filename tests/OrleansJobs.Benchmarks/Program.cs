@@ -28,6 +28,7 @@ try
         "validator" => await ValidatorBenchmark.RunAsync(options, stop.Token),
         "archive" => await ArchiveBenchmark.RunAsync(options, stop.Token),
         "auth" => await AuthBenchmark.RunAsync(options, stop.Token),
+        "events" => await EventsBenchmark.RunAsync(options, stop.Token),
         _ => 2,
     };
 }

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using OrleansJobs.ApiHost.Events;
 using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.ApiHost.Security;
 using OrleansJobs.Hosting;
@@ -61,6 +63,15 @@ public static class ApiHostingExtensions
         builder.Services.AddSingleton<FileOperationReads>();
         builder.Services.AddSingleton<JobJournal>();
         builder.Services.AddSingleton<JobReads>();
+        // Live events (docs/events.md): one subscription to the silos, shared by every stream of this host.
+        builder.Services.AddOptions<EventsOptions>()
+            .BindConfiguration(EventsOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<EventReads>();
+        builder.Services.AddSingleton<JobEventFeed>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<JobEventFeed>());
         return builder;
     }
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansJobs.Devices;
+using OrleansJobs.Events;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Lifecycle;
@@ -34,6 +35,7 @@ public sealed partial class JobGrain(
     ILocalSiloDetails silo,
     IOptions<WatchdogOptions> watchdogOptions,
     JobMetrics metrics,
+    JobEventPublisher events,
     TimeProvider time,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRunReports, IResourceHolder, IDeviceHolder, IRecoverableJob, IRemindable
 {
@@ -57,7 +59,9 @@ public sealed partial class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _life = NewLifecycle();
-        _runs = new JobRunHost(JobId, handlers, liveness, time, logger);
+        var live = new LiveJobEvents(events, JobId, time);
+        live.Update(state.State);
+        _runs = new JobRunHost(JobId, handlers, liveness, time, logger) { Live = live };
         _writer = NewWriter();
         _watchdog = new WatchdogReminder(this, () => state.State, Watch, JobId, logger);
         if (!state.State.Exists)
@@ -202,6 +206,11 @@ public sealed partial class JobGrain(
     {
         var (result, decision) = _life.Report(report);
         await ApplyAsync(decision);
+        if (result.Outcome == WorkerReportOutcome.Accepted)
+        {
+            Publish(report);
+        }
+
         return result;
     }
 
@@ -292,6 +301,19 @@ public sealed partial class JobGrain(
         await ApplyAsync(_life.WatchdogTick(_runs.LastProgressAt(), _runs.StartedAt));
     }
 
+    private void Publish(WorkerReport report)
+    {
+        if (report.Progress is { } progress)
+        {
+            _runs.Live?.ProgressReported(progress);
+        }
+
+        foreach (var message in report.Messages ?? [])
+        {
+            _runs.Live?.MessageAdded(message);
+        }
+    }
+
     private JobLifecycle NewLifecycle() =>
         new(state.State, JobId, SiloName, type => handlers.TryGet(type, out var r) ? r.Options : null, time)
         {
@@ -307,7 +329,11 @@ public sealed partial class JobGrain(
         {
             Metrics = _metrics,
             IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
-            Saved = () => _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null,
+            Saved = () =>
+            {
+                _saved = state.State.Exists ? JobViews.Snapshot(JobId, state.State, null, _life.LeaseExpiresAt) : null;
+                _runs.Live?.Update(state.State);
+            },
             Flushed = AfterSaveAsync,
         };
     }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using Orleans.Runtime.Hosting;
 using OrleansJobs.Devices;
+using OrleansJobs.Events;
 using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Files;
 using OrleansJobs.Jobs.Handlers;
@@ -168,6 +169,14 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<JobMetrics>();
         silo.Services.AddSingleton<ProjectionWriter>();
         silo.Services.Configure<ProjectionBatcherOptions>(configuration.GetSection("Projections"));
+        // Live events (docs/events.md): sent to the API hosts listening, after each projection commit.
+        silo.Services.AddOptions<JobEventPublisherOptions>().Bind(configuration.GetSection(JobEventPublisherOptions.SectionName))
+            .Validate(o => o.SinkRefresh >= TimeSpan.FromMilliseconds(100) && o.ProgressInterval >= TimeSpan.Zero && o.MaxMessagesPerSecond >= 0
+                && o.QueueCapacity >= 1 && o.MaxBatchEvents >= 1,
+                "Events: SinkRefresh >= 100 ms, ProgressInterval >= 0, MaxMessagesPerSecond >= 0, QueueCapacity >= 1, MaxBatchEvents >= 1")
+            .ValidateOnStart();
+        silo.Services.AddSingleton<JobEventPublisher>();
+        silo.Services.AddHostedService(sp => sp.GetRequiredService<JobEventPublisher>());
         silo.Services.AddSingleton<ProjectionBatcher>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<ProjectionBatcher>());
         return silo;

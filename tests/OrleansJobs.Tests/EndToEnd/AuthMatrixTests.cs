@@ -42,6 +42,7 @@ public sealed class AuthMatrixTests(AuthFixture fixture, ITestOutputHelper outpu
         ["EmergencyCleanup"] = "admin", ["GetSafeguardsStatus"] = "admin", ["GetValidatorStatus"] = "admin", ["RunValidator"] = "admin",
         ["ExportArchive"] = "admin", ["ImportArchive"] = "admin",
         ["CreateApiKey"] = "admin", ["ListApiKeys"] = "admin", ["GetApiKey"] = "admin", ["RevokeApiKey"] = "admin",
+        ["StreamEvents"] = "reader", ["StreamJobEvents"] = "reader",
     };
 
     private static readonly string[] Callers = ["none", "reader", "operator", "worker", "admin"];

@@ -17,19 +17,25 @@ public sealed class JobMessageLog(int capacity = JobMessageLog.DefaultCapacity, 
     /// <summary>Messages dropped because the log was full.</summary>
     public long Dropped { get; private set; }
 
+    /// <summary>Called after each message is added, outside the log's lock (live message events).</summary>
+    internal Action<JobMessage>? Added { get; set; }
+
     public void Add(JobMessageLevel level, string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var kept = text.Length <= MaxLength ? text : string.Concat(text.AsSpan(0, MaxLength), "…");
+        var message = new JobMessage(_time.GetUtcNow(), level, kept);
         lock (_lock)
         {
-            _messages.Enqueue(new JobMessage(_time.GetUtcNow(), level, kept));
+            _messages.Enqueue(message);
             while (_messages.Count > Capacity)
             {
                 _messages.Dequeue();
                 Dropped++;
             }
         }
+
+        Added?.Invoke(message);
     }
 
     public IReadOnlyList<JobMessage> Snapshot()

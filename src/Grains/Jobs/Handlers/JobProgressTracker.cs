@@ -19,6 +19,9 @@ public sealed class JobProgressTracker
         _total = total;
     }
 
+    /// <summary>Called after each change, outside the tracker's lock (live progress events).</summary>
+    internal Action<JobProgressTracker>? Changed { get; set; }
+
     /// <summary>Sets the number of items the job has in all (null: unknown).</summary>
     public void SetTotal(long? total)
     {
@@ -28,16 +31,22 @@ public sealed class JobProgressTracker
             _total = total;
             _changes++;
         }
+
+        Changed?.Invoke(this);
     }
 
     /// <summary>Adds finished items (done by <see cref="IJobContext.ItemDoneAsync"/>).</summary>
     public long AddProcessed(long items = 1)
     {
+        long processed;
         lock (_lock)
         {
             _changes++;
-            return _processed += items;
+            processed = _processed += items;
         }
+
+        Changed?.Invoke(this);
+        return processed;
     }
 
     /// <summary>A named part of the work whose fraction counts <paramref name="weight"/> in the overall fraction.</summary>
@@ -103,6 +112,8 @@ public sealed class JobProgressTracker
             change(operation);
             _changes++;
         }
+
+        Changed?.Invoke(this);
     }
 
     internal sealed class OperationState(string name, double weight)

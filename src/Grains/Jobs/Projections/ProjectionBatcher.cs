@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansJobs.Events;
 using OrleansJobs.Hosting;
 using OrleansJobs.Membership;
 
@@ -33,7 +34,8 @@ public readonly record struct ProjectionBatcherStats(long Requests, long Batches
 /// A silo declared dead writes nothing more: the jobs' new silos send what is left from the outboxes.
 /// </summary>
 public sealed class ProjectionBatcher(
-    ProjectionWriter writer, IOptions<ProjectionBatcherOptions> options, ILogger<ProjectionBatcher> logger, SiloLiveness? liveness = null)
+    ProjectionWriter writer, IOptions<ProjectionBatcherOptions> options, ILogger<ProjectionBatcher> logger, SiloLiveness? liveness = null,
+    JobEventPublisher? events = null)
     : BackgroundService
 {
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -173,8 +175,10 @@ public sealed class ProjectionBatcher(
     {
         var rows = batch.Where(p => p.Row is not null).Select(p => p.Row!).ToList();
         var entries = batch.SelectMany(p => p.Entries).ToList();
-        await writer.WriteAsync(rows, entries, stoppingToken);
+        var written = await writer.WriteReturningAsync(rows, entries, stoppingToken);
         Interlocked.Increment(ref _batches);
+        // Committed: now the new entries may be seen live (docs/events.md).
+        events?.PublishJournal(rows, entries, written.Inserted);
     }
 
     /// <summary>Class 22 (data exception) and 23 (integrity): retrying the same data cannot help.</summary>

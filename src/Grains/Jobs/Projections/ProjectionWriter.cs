@@ -6,7 +6,9 @@ namespace OrleansJobs.Jobs.Projections;
 /// <summary>
 /// Writes index rows and journal entries of many jobs in two multi-row statements sent in one
 /// round trip (one implicit transaction, one commit). Safe to repeat: an index row replaces only
-/// an older version, and a journal entry already stored is skipped.
+/// an older version, and a journal entry already stored is skipped. The journal insert first takes
+/// <see cref="EventIdLockKey"/> until the commit, so the event ids it draws are in commit order on
+/// every silo (docs/events.md).
 /// </summary>
 public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
 {
@@ -33,14 +35,26 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
 
     private const string ReadIndexSql = "SELECT status, state_version FROM job_index WHERE job_id = @id";
 
+    /// <summary>Transaction-scoped advisory lock held from drawing event ids to the commit ("OJEVENTS" as ASCII).</summary>
+    public const long EventIdLockKey = 0x4F4A_4556_454E_5453;
+
     private const string InsertJournalSql = """
         INSERT INTO job_journal (job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
         SELECT * FROM unnest(@job_id, @seq, @at, @entry_type, @from_status, @to_status, @reason, @actor, @silo, @data)
         ON CONFLICT (job_id, seq) DO NOTHING
+        RETURNING job_id, seq, event_id
         """;
 
     /// <summary>Writes everything given; returns how many index rows changed and journal entries were new.</summary>
     public async Task<(int IndexRows, int JournalEntries)> WriteAsync(
+        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken)
+    {
+        var written = await WriteReturningAsync(rows, entries, cancellationToken);
+        return (written.IndexRows, written.Inserted.Count);
+    }
+
+    /// <summary>Writes everything given; returns how many index rows changed and the journal entries that were new, with their event ids.</summary>
+    public async Task<ProjectionWrite> WriteReturningAsync(
         IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken)
     {
         // One statement may not update a row twice: keep each job's newest row.
@@ -51,20 +65,31 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
             batch.BatchCommands.Add(IndexCommand(newest));
         }
 
-        if (entries.Count > 0)
+        if (entries.Count == 0)
         {
-            batch.BatchCommands.Add(JournalCommand(entries));
+            if (newest.Count > 0)
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return new ProjectionWrite(newest.Count > 0 ? batch.BatchCommands[0].RecordsAffected : 0, []);
         }
 
-        if (batch.BatchCommands.Count == 0)
+        // Held until the batch's implicit transaction commits: no other silo draws ids meanwhile.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({EventIdLockKey})"));
+        batch.BatchCommands.Add(JournalCommand(entries));
+        var inserted = new List<InsertedEntry>(entries.Count);
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            return (0, 0);
+            // The lock's one row, then the entries actually inserted (not those skipped as stored already).
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                inserted.Add(new InsertedEntry(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+            }
         }
 
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        var indexRows = newest.Count > 0 ? batch.BatchCommands[0].RecordsAffected : 0;
-        var journalEntries = entries.Count > 0 ? batch.BatchCommands[^1].RecordsAffected : 0;
-        return (indexRows, journalEntries);
+        return new ProjectionWrite(newest.Count > 0 ? batch.BatchCommands[0].RecordsAffected : 0, inserted);
     }
 
     /// <summary>The status and state version the job's index row shows; null when it has none.</summary>
@@ -141,3 +166,9 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
             Value = values.Select(v => v?.UtcDateTime).ToArray(),
         });
 }
+
+/// <summary>A journal entry a write inserted, with the event id it drew.</summary>
+public readonly record struct InsertedEntry(string JobId, long Seq, long EventId);
+
+/// <summary>What one projection write changed.</summary>
+public sealed record ProjectionWrite(int IndexRows, IReadOnlyList<InsertedEntry> Inserted);

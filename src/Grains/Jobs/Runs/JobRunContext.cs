@@ -92,6 +92,12 @@ internal sealed class JobRunContext : IJobContext, IDisposable
 
     public IReadOnlyList<JobMessage> Messages => _messages.Snapshot();
 
+    /// <summary>Called with each message the run leaves from now on (live message events).</summary>
+    public Action<JobMessage>? MessageAdded
+    {
+        set => _messages.Added = value;
+    }
+
     /// <summary>Completes when the handler has returned or thrown (before the run reports its end to the grain).</summary>
     public Task HandlerEnded => _handlerEnded.Task;
 

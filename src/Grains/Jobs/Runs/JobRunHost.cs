@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using OrleansJobs.Events;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Membership;
 
@@ -25,6 +26,9 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
 
     /// <summary>The job's parsed parameters, when the activation has them already (a submit parsed them); parsed at the first launch otherwise.</summary>
     public JsonElement? Parameters { get; set; }
+
+    /// <summary>Where the runs' progress and messages go as live events; none when the silo publishes none.</summary>
+    public LiveJobEvents? Live { get; set; }
 
     /// <summary>When the live run started.</summary>
     public DateTimeOffset StartedAt => _startedAt;
@@ -53,6 +57,12 @@ internal sealed partial class JobRunHost(string jobId, JobHandlerRegistry handle
         var policy = new CheckpointPolicy(state.CheckpointEveryItems, state.CheckpointInterval);
         var run = new JobRunContext(
             jobId, state.Attempt, epoch, parameters, state.Checkpoint, state.Progress, state.Messages, policy, reports, time, liveness, state.LibraryId);
+        if (Live is { } live)
+        {
+            run.Progress.Changed = live.ProgressChanged;
+            run.MessageAdded = live.MessageAdded;
+        }
+
         var handler = handlers.Create(registration);
         _run = run;
         _startedAt = time.GetUtcNow();

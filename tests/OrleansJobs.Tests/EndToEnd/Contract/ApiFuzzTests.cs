@@ -28,6 +28,7 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
         "RegisterDevice", "ListDevices", "GetDevice", "UpdateDevice", "RemoveDevice", "DeviceHeartbeat", "DeviceFault", "RequestDeviceCheck",
         "GetRetentionStatus", "RunRetention", "PurgeJobs", "PurgeJob", "EmergencyCleanup", "GetSafeguardsStatus", "GetValidatorStatus", "RunValidator",
         "ExportArchive", "ImportArchive", "CreateApiKey", "ListApiKeys", "GetApiKey", "RevokeApiKey",
+        "StreamEvents", "StreamJobEvents",
     ];
 
     public static TheoryData<string> Endpoints { get; } = new(EndpointIds);
@@ -101,9 +102,15 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
 
         try
         {
-            using var response = await http.SendAsync(request);
-            var body = await response.Content.ReadAsStringAsync();
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             var status = (int)response.StatusCode;
+            if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
+            {
+                // A stream never ends by itself: its opening (up to the first blank line) is enough, within a bound.
+                return (status, status == 200 ? await EventStreamOpeningProblemAsync(response) : $"{status} answered as an event stream");
+            }
+
+            var body = await response.Content.ReadAsStringAsync();
             if (status >= 500)
             {
                 return (status, $"{status}: {body[..Math.Min(body.Length, 500)]}");
@@ -127,6 +134,30 @@ public sealed class ApiFuzzTests(ContractFixture fixture, ITestOutputHelper outp
         catch (HttpRequestException ex)
         {
             return (0, $"no answer: {ex.Message}");
+        }
+    }
+
+    /// <summary>What is wrong with the opening of an event stream (null when nothing is): it must come within seconds.</summary>
+    private static async Task<string?> EventStreamOpeningProblemAsync(HttpResponseMessage response)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
+            using var reader = new StreamReader(body, Encoding.UTF8);
+            while (await reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.Length == 0)
+                {
+                    return null;
+                }
+            }
+
+            return "the event stream ended before its opening";
+        }
+        catch (OperationCanceledException)
+        {
+            return "the event stream sent no opening within 10 s";
         }
     }
 
