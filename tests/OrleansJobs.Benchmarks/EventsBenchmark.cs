@@ -79,7 +79,7 @@ public static class EventsBenchmark
     private static void Log(string message) => Console.Error.WriteLine($"[bench] {message}");
 
     /// <summary>One SSE client: counts events, keeps journal ids per job, times journal events from their commit.</summary>
-    private sealed class EventClient
+    internal sealed class EventClient
     {
         private const string CommittedAt = "\"committedAt\":\"";
         private const string JobId = "\"jobId\":\"";

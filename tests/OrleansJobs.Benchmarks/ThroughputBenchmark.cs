@@ -27,6 +27,10 @@ public static class ThroughputBenchmark
         Log($"starting a fresh database, {options.Silos} silo process(es) and the API host");
         await using var system = await BenchSystem.StartAsync(options.Silos);
         using var http = CreateClient(system.Api, options.Concurrency);
+        using var stopListening = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var listeners = Enumerable.Range(0, options.EventClients).Select(_ => new EventsBenchmark.EventClient()).ToList();
+        var listening = listeners.Select(c => c.ReadAsync(system.Api, stopListening.Token)).ToList();
+        await Task.WhenAll(listeners.Select(c => c.Opened.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken)));
 
         var warmUp = Math.Min(2_000, options.Jobs / 5);
         Log($"warm-up: {warmUp} jobs (not measured)");
@@ -87,6 +91,14 @@ public static class ThroughputBenchmark
         // Failure detection tuned for speed must not mistake a busy silo for a dead one.
         var falseDeaths = await system.Database.ScalarAsync<int>("SELECT count(*)::int FROM orleansmembershiptable WHERE status = 6");
         table.Add("silos declared dead under this load (must be 0)", falseDeaths.ToString(System.Globalization.CultureInfo.InvariantCulture), "", "");
+
+        await stopListening.CancelAsync();
+        await Task.WhenAll(listening);
+        if (options.EventClients > 0)
+        {
+            table.Add($"events delivered to each of {options.EventClients} `GET /api/events` clients (min, all phases)",
+                Format.Number(listeners.Min(c => c.Events)), "", "");
+        }
 
         Console.WriteLine();
         Console.WriteLine(table);
