@@ -34,19 +34,14 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        var (outcome, key, why) = await ring.FindAsync(presented, Context.RequestAborted);
+        var (outcome, _, why, principal) = await ring.FindAsync(presented, Context.RequestAborted);
         if (outcome != KeyLookup.Valid)
         {
             Context.Items[FailureItem] = new Failure(outcome, why);
             return AuthenticateResult.Fail(why ?? outcome.ToString());
         }
 
-        var claims = new List<Claim> { new(KeyIdClaim, key!.Id), new(KeyNameClaim, key.Name) };
-        claims.AddRange(key.Roles.Select(r => new Claim(ClaimTypes.Role, r)));
-        claims.AddRange(key.JobTypes.Select(t => new Claim(JobTypeClaim, t)));
-        claims.AddRange(key.Devices.Select(d => new Claim(DeviceClaim, d)));
-        var identity = new ClaimsIdentity(claims, SchemeName, KeyNameClaim, ClaimTypes.Role);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal!, SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
