@@ -69,7 +69,7 @@ public static class KeysApi
 
     public static async Task<Results<Ok<ApiKeyResponse>, ProblemHttpResult>> Get([ApiKeyId] string id, ApiKeyStore store, ApiKeyRing ring, CancellationToken cancellationToken)
     {
-        var key = ring.ConfiguredKeys.FirstOrDefault(k => k.Id == id) ?? (await store.ReadAllAsync(cancellationToken)).FirstOrDefault(k => k.Id == id);
+        var key = ring.ConfiguredKeys.FirstOrDefault(k => k.Id == id) ?? await store.ReadAsync(id, cancellationToken);
         return key is null ? KeyNotFound(id) : TypedResults.Ok(ApiKeyResponse.From(key));
     }
 

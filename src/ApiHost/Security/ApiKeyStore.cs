@@ -16,9 +16,20 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         return (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1));
     }
 
-    public async Task<List<ApiKey>> ReadAllAsync(CancellationToken cancellationToken)
+    public Task<List<ApiKey>> ReadAllAsync(CancellationToken cancellationToken) => QueryAsync(null, cancellationToken);
+
+    /// <summary>One key by its id; null when there is none.</summary>
+    public async Task<ApiKey?> ReadAsync(string id, CancellationToken cancellationToken) =>
+        (await QueryAsync(id, cancellationToken)).SingleOrDefault();
+
+    private async Task<List<ApiKey>> QueryAsync(string? id, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM api_keys");
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM api_keys{(id is null ? "" : " WHERE key_id = @id")}");
+        if (id is not null)
+        {
+            command.Parameters.AddWithValue("id", id);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var keys = new List<ApiKey>();
         while (await reader.ReadAsync(cancellationToken))

@@ -9,8 +9,10 @@ namespace OrleansJobs.Tests.EndToEnd;
 /// <summary>
 /// One silo process (with the given extra settings) and the API host process on a fresh
 /// database, shared by the tests of one class; everything is stopped and dropped afterwards.
+/// <paramref name="clusterSettings"/> go to every process (the API host's too).
 /// </summary>
-public abstract class ApiSystemFixture(string purpose, IReadOnlyDictionary<string, string>? siloSettings = null) : IAsyncLifetime
+public abstract class ApiSystemFixture(
+    string purpose, IReadOnlyDictionary<string, string>? siloSettings = null, IReadOnlyDictionary<string, string>? clusterSettings = null) : IAsyncLifetime
 {
     private TestDatabase? _database;
     private ProcessCluster? _cluster;
@@ -29,7 +31,7 @@ public abstract class ApiSystemFixture(string purpose, IReadOnlyDictionary<strin
     {
         _database = await PostgresServer.CreateDatabaseAsync(purpose);
         await _database.ApplySchemaAsync();
-        _cluster = new ProcessCluster(_database);
+        _cluster = new ProcessCluster(_database, clusterSettings);
         Silo = _cluster.StartSilo(extra: siloSettings);
         Api = _cluster.StartApiHost();
         Http.BaseAddress = Api.BaseAddress;

@@ -6,50 +6,14 @@ using OrleansJobs.Tests.Infrastructure;
 namespace OrleansJobs.Tests.EndToEnd.Events;
 
 /// <summary>A silo and an API host whose streams hold few events (200) and whose silo publishes every progress change.</summary>
-public sealed class EventStreamFixture : IAsyncLifetime
+public sealed class EventStreamFixture() : ApiSystemFixture("events", clusterSettings: new Dictionary<string, string>
 {
-    private TestDatabase? _database;
-    private ProcessCluster? _cluster;
-
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
-
-    public TestDatabase Database => _database!;
-
+    ["Events__ClientBufferSize"] = "200",
+    ["Events__ProgressInterval"] = "00:00:00",
+    ["ExternalJobTypes__ext-events__MinLeaseDuration"] = "00:00:01",
+})
+{
     public Uri BaseAddress => Http.BaseAddress!;
-
-    /// <summary>The API host process (its admin key).</summary>
-    public ApiHostProcess Api { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await PostgresServer.CreateDatabaseAsync("events");
-        await _database.ApplySchemaAsync();
-        _cluster = new ProcessCluster(_database, new Dictionary<string, string>
-        {
-            ["Events__ClientBufferSize"] = "200",
-            ["Events__ProgressInterval"] = "00:00:00",
-            ["ExternalJobTypes__ext-events__MinLeaseDuration"] = "00:00:01",
-        });
-        _cluster.StartSilo();
-        Api = _cluster.StartApiHost();
-        Http.BaseAddress = Api.BaseAddress;
-        ApiKeys.Authorize(Http, Api.AdminKey);
-        await ProcessCluster.WaitForReadyAsync(Http, silos: 1);
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
 
     /// <summary>The journal rows of the jobs, in event id order: (event id, job, seq).</summary>
     public Task<List<(long Id, string Job, long Seq)>> JournalAsync(IReadOnlyCollection<string> jobs, long after = 0) => Database.QueryAsync(
