@@ -5,10 +5,10 @@ namespace OrleansJobs.Benchmarks;
 /// <summary>Command line of the benchmark runner. Every load loop is bounded in count and in time.</summary>
 public sealed record BenchOptions(
     string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos, int Kills = 5, string Mode = "kill", int FreezeSeconds = 30,
-    int HeartbeatTimeoutSeconds = 10, int EventClients = 0)
+    int HeartbeatTimeoutSeconds = 10, int EventClients = 0, int WarmUpSeconds = 30)
 {
     public const string Usage = """
-        usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K] [--event-clients E]
+        usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K] [--event-clients E] [--warm-up-seconds W]
                OrleansJobs.Benchmarks recovery [--mode kill|freeze] [--jobs N] [--kills K] [--freeze-seconds F] [--silos K] [--max-seconds S]
                OrleansJobs.Benchmarks files [--jobs N] [--max-seconds S]
                OrleansJobs.Benchmarks devices [--kills K] [--heartbeat-timeout T] [--max-seconds S]
@@ -34,6 +34,7 @@ public sealed record BenchOptions(
           --latency-samples  sequential submissions timed for submit-to-Running latency (default 1000)
           --max-seconds      time limit of each phase (default 120)
           --event-clients    throughput: clients holding GET /api/events open through the whole run (default 0)
+          --warm-up-seconds  throughput: full load before measuring, so that the processes' JIT has settled (default 30, 0 to 600)
           --silos            silo processes (default 1; recovery: 3)
         The server: ORLEANSJOBS_DB, or else the checkout's private PostgreSQL (deploy/pg.sh).
         """;
@@ -73,6 +74,7 @@ public sealed record BenchOptions(
                 "--freeze-seconds" when value is >= 5 and <= 300 => options with { FreezeSeconds = value },
                 "--concurrency" when value is >= 1 and <= 512 => options with { Concurrency = value },
                 "--event-clients" when value is >= 0 and <= 512 && args[0] == "throughput" => options with { EventClients = value },
+                "--warm-up-seconds" when value is >= 0 and <= 600 && args[0] == "throughput" => options with { WarmUpSeconds = value },
                 "--latency-samples" when value is >= 10 and <= 100_000 => options with { LatencySamples = value },
                 "--max-seconds" when value is >= 5 and <= 3_600 => options with { PhaseLimit = TimeSpan.FromSeconds(value) },
                 "--silos" when value is >= 1 and <= 5 && (args[0] != "recovery" || value >= 2) => options with { Silos = value },

@@ -72,6 +72,33 @@ public sealed class BenchSystem : IAsyncDisposable
             "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
     }
 
+    /// <summary>
+    /// Methods the JIT has compiled so far in the API host and in all silos together (the .NET runtime's
+    /// <c>dotnet.jit.compiled_methods</c>, read from each process's <c>/metrics</c>).
+    /// </summary>
+    public async Task<(long ApiHost, long Silos)> CompiledMethodsAsync()
+    {
+        using var http = Api.CreateClient(TimeSpan.FromSeconds(10));
+        var api = CompiledMethods(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        long silos = 0;
+        foreach (var silo in Silos)
+        {
+            silos += CompiledMethods(await http.GetStringAsync(silo.Metrics));
+        }
+
+        return (api, silos);
+    }
+
+    private static long CompiledMethods(string scrape)
+    {
+        const string Name = "dotnet_jit_compiled_methods_total";
+        var line = scrape.Split('\n').FirstOrDefault(l => l.StartsWith(Name, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"{Name} is not in the scrape");
+        // name{labels} value [timestamp]
+        var value = line[(line.LastIndexOf('}') is >= 0 and var end ? end + 1 : Name.Length)..].Trim().Split(' ')[0];
+        return (long)double.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async Task<string> ServerVersionAsync()
     {
         await using var connection = new NpgsqlConnection(_database.ConnectionString);

@@ -186,7 +186,13 @@ public sealed partial class JobEventFeed(
             return; // not subscribed (any more): nothing of this is wanted
         }
 
-        var frames = batch.Events.Select(EventFrames.From).ToList();
+        var frames = new FeedEvent[batch.Events.Count];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            frames[i] = EventFrames.From(batch.Events[i]);
+        }
+
+        var ready = new List<FeedEvent>(frames.Length);
         lock (_lock)
         {
             if (_orderer is not { } orderer)
@@ -196,8 +202,17 @@ public sealed partial class JobEventFeed(
 
             foreach (var e in frames)
             {
-                Deliver(e.EventId == 0 ? [e] : orderer.Offer(e.EventId, e));
+                if (e.EventId == 0)
+                {
+                    ready.Add(e);
+                }
+                else
+                {
+                    orderer.Offer(e.EventId, e, ready);
+                }
             }
+
+            Deliver(ready);
         }
     }
 

@@ -22,9 +22,25 @@ public sealed class EventOrderer<T>(long next, TimeProvider time)
     /// <summary>Takes an event; returns what may now be delivered, in order (none when it is early, or a duplicate).</summary>
     public IReadOnlyList<T> Offer(long id, T item)
     {
+        var ready = new List<T>();
+        Offer(id, item, ready);
+        return ready;
+    }
+
+    /// <summary>Takes an event; adds what may now be delivered to <paramref name="ready"/>, in order.</summary>
+    public void Offer(long id, T item, List<T> ready)
+    {
+        if (id == Next && _waiting.Count == 0)
+        {
+            // The usual case: the next id, nothing ahead of it.
+            ready.Add(item);
+            Next++;
+            return;
+        }
+
         if (id < Next || !_waiting.TryAdd(id, item))
         {
-            return [];
+            return;
         }
 
         if (_waiting.Count == 1)
@@ -32,7 +48,7 @@ public sealed class EventOrderer<T>(long next, TimeProvider time)
             _waitingSince = time.GetTimestamp();
         }
 
-        return Drain([]);
+        Drain(ready);
     }
 
     /// <summary>The ids to read from the journal, [From, To), once the oldest missing one is later than <paramref name="timeout"/>; else null.</summary>
@@ -67,19 +83,17 @@ public sealed class EventOrderer<T>(long next, TimeProvider time)
         }
 
         _waitingSince = time.GetTimestamp();
-        return Drain(delivered);
+        Drain(delivered);
+        return delivered;
     }
 
-    private List<T> Drain(List<T> delivered)
+    private void Drain(List<T> delivered)
     {
-        while (_waiting.Count > 0 && _waiting.Keys.First() == Next)
+        while (_waiting.Remove(Next, out var item))
         {
-            delivered.Add(_waiting[Next]);
-            _waiting.Remove(Next);
+            delivered.Add(item);
             Next++;
             _waitingSince = time.GetTimestamp();
         }
-
-        return delivered;
     }
 }

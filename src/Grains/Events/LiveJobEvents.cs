@@ -78,7 +78,14 @@ internal sealed class LiveJobEvents(JobEventPublisher publisher, string jobId, T
     }
 
     /// <summary>The job as last stored (the grain's turn): what its live events say of it, read from the run's thread.</summary>
-    public void Update(StoredJob job) => _tags = new Tags(job.Type, job.Status.ToString(), job.LibraryId, job.DeviceId);
+    public void Update(StoredJob job)
+    {
+        var status = job.Status.ToString();
+        if (_tags is not { } tags || tags.Status != status || tags.Type != job.Type || tags.LibraryId != job.LibraryId || tags.DeviceId != job.DeviceId)
+        {
+            _tags = new Tags(job.Type, status, job.LibraryId, job.DeviceId);
+        }
+    }
 
     private JobEvent Event(string kind)
     {

@@ -62,6 +62,9 @@ public sealed class EventFailoverTests(MigratedDatabaseFixture fixture, ITestOut
         Assert.Equal(expected, Ours(onB));
         Assert.Equal(expected, [.. Ours(onA), .. Ours(resumed)]);
         Assert.Contains(onB.Journal, e => ids.Contains(e.JobId) && e.Json.GetProperty("entryType").GetString() == "recovery");
+        // Recovery entries carry data: live, filled from the journal or replayed, every entry is as stored.
+        await JournalEventCheck.AssertAsStoredAsync(fixture.Database, [.. onB.Journal.Where(e => ids.Contains(e.JobId))]);
+        await JournalEventCheck.AssertAsStoredAsync(fixture.Database, [.. resumed.Journal.Where(e => ids.Contains(e.JobId))]);
 
         List<long> Ours(SseStream stream) => [.. stream.Journal.Where(e => ids.Contains(e.JobId)).Select(e => e.EventId)];
     }

@@ -56,6 +56,34 @@ public sealed class EventStreamTests(EventStreamFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task JournalEvents_LiveAndReplayed_CarryTheEntriesAsStored()
+    {
+        await using var live = await SseStream.OpenAsync(fixture.Api, "/api/events?type=synthetic");
+        var ids = await fixture.SubmitAsync(2, items: 100, itemMs: 20);
+        // A reason the frame must escape: quotes, a line break, markup and characters beyond ASCII.
+        const string reason = "stop \"now\"\nplease </script> — ünïcödé ✓";
+        using (var cancel = await fixture.Http.PostAsJsonAsync(new Uri($"/api/jobs/{ids[0]}/cancel", UriKind.Relative), new { reason }))
+        {
+            cancel.EnsureSuccessStatusCode();
+        }
+
+        await fixture.WaitForCompletedAsync([ids[1]]);
+        await Wait.UntilAsync("the first job to be cancelled", async () =>
+            await fixture.Database.ScalarAsync<string>("SELECT status FROM job_index WHERE job_id = @id", ("id", ids[0])) == "Cancelled");
+        var expected = await AssertSameAsJournalAsync(live, ids);
+        var before = expected[0].Id - 1;
+        await using var replayed = await SseStream.OpenAsync(fixture.Api, "/api/events?type=synthetic", lastEventId: before.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await AssertSameAsJournalAsync(replayed, ids, before);
+
+        var liveEntries = live.Journal.Where(e => ids.Contains(e.JobId)).ToList();
+        var replayedEntries = replayed.Journal.Where(e => ids.Contains(e.JobId)).ToList();
+        await JournalEventCheck.AssertAsStoredAsync(fixture.Database, liveEntries);
+        await JournalEventCheck.AssertAsStoredAsync(fixture.Database, replayedEntries);
+        Assert.Contains(liveEntries, e => e.Json.TryGetProperty("reason", out var r) && r.GetString() == reason);
+        Assert.All(liveEntries, e => Assert.True(e.Json.TryGetProperty("committedAt", out _), e.Data));
+    }
+
+    [Fact]
     public async Task JobEvents_WithoutLastEventId_ReplayTheWholeJournalThenGoLive()
     {
         var id = (await fixture.SubmitAsync(1, items: 40, itemMs: 50))[0];
