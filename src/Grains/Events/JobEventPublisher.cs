@@ -15,7 +15,7 @@ public sealed class JobEventPublisherOptions
     /// <summary>How often the silo reads the list of listening API hosts from <see cref="IEventHubGrain"/>.</summary>
     public TimeSpan SinkRefresh { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Least time between two progress events of one job.</summary>
+    /// <summary>Least time between two progress events of one job; the newest progress goes out at the end of each interval (0: every change, at once).</summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Most message events of one job per second; more are not published (the job's messages keep them).</summary>
@@ -40,6 +40,7 @@ public sealed partial class JobEventPublisher(
     private readonly Channel<JobEvent> _queue = Channel.CreateBounded<JobEvent>(
         new BoundedChannelOptions(options.Value.QueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
+    private readonly System.Collections.Concurrent.ConcurrentQueue<LiveJobEvents> _progressDue = new();
     private volatile IJobEventSink[] _sinks = [];
     private long _sinksVersion;
     private long _dropped;
@@ -110,8 +111,36 @@ public sealed partial class JobEventPublisher(
         }
     }
 
+    /// <summary>Publishes the job's newest progress at the end of the current interval (<see cref="LiveJobEvents.FlushProgress"/>).</summary>
+    internal void FlushProgressLater(LiveJobEvents job) => _progressDue.Enqueue(job);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(RefreshSinksAsync(stoppingToken), SendAsync(stoppingToken));
+        Task.WhenAll(RefreshSinksAsync(stoppingToken), SendAsync(stoppingToken), FlushProgressAsync(stoppingToken));
+
+    private async Task FlushProgressAsync(CancellationToken stoppingToken)
+    {
+        if (options.Value.ProgressInterval <= TimeSpan.Zero)
+        {
+            return; // progress goes out at once
+        }
+
+        using var timer = new PeriodicTimer(options.Value.ProgressInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                // Those queued before this tick; a job queued meanwhile waits for the next.
+                for (var due = _progressDue.Count; due > 0 && _progressDue.TryDequeue(out var job); due--)
+                {
+                    job.FlushProgress();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The silo stops.
+        }
+    }
 
     private void Enqueue(JobEvent live)
     {

@@ -4,37 +4,27 @@ using OrleansJobs.Jobs.Handlers;
 namespace OrleansJobs.Events;
 
 /// <summary>
-/// A job's live progress and message events, throttled: at most one progress event per
-/// <see cref="JobEventPublisherOptions.ProgressInterval"/> and
-/// <see cref="JobEventPublisherOptions.MaxMessagesPerSecond"/> messages. Called from the handler's
-/// thread and from the grain, so thread-safe (grain state may only be read on the grain's turn: the grain hands the
-/// job's tags over with <see cref="Update"/>); costs one field read while no host listens.
+/// A job's live progress and message events, throttled. Progress is published at most once per
+/// <see cref="JobEventPublisherOptions.ProgressInterval"/>, with the newest value, at the end of the interval in
+/// which it changed (the publisher flushes every interval), and only while the job still runs: a run that ends
+/// within its first interval says all through its transitions. Messages: at most
+/// <see cref="JobEventPublisherOptions.MaxMessagesPerSecond"/>. Called from the handler's thread and from the grain,
+/// so thread-safe (grain state may only be read on the grain's turn: the grain hands the job's tags over with
+/// <see cref="Update"/>); costs one field read while no host listens.
 /// </summary>
 internal sealed class LiveJobEvents(JobEventPublisher publisher, string jobId, TimeProvider time)
 {
     private volatile Tags? _tags;
     private readonly Lock _lock = new();
-    private long _progressAt;
+    private object? _pendingProgress; // the tracker or the reported progress not yet published
     private long _messageWindow;
     private int _messagesInWindow;
 
     /// <summary>The tracker's progress changed (the run's thread).</summary>
-    public void ProgressChanged(JobProgressTracker tracker)
-    {
-        if (publisher.HasListeners && Due())
-        {
-            publisher.Publish(Event(JobEvent.ProgressKind) with { Progress = tracker.Snapshot() });
-        }
-    }
+    public void ProgressChanged(JobProgressTracker tracker) => Progress(tracker);
 
     /// <summary>A worker reported progress.</summary>
-    public void ProgressReported(JobProgress progress)
-    {
-        if (publisher.HasListeners && Due())
-        {
-            publisher.Publish(Event(JobEvent.ProgressKind) with { Progress = progress });
-        }
-    }
+    public void ProgressReported(JobProgress progress) => Progress(progress);
 
     /// <summary>A handler or worker left a message.</summary>
     public void MessageAdded(JobMessage message)
@@ -62,18 +52,19 @@ internal sealed class LiveJobEvents(JobEventPublisher publisher, string jobId, T
         publisher.Publish(Event(JobEvent.MessageKind) with { Message = message });
     }
 
-    private bool Due()
+    /// <summary>The publisher's flush at the end of an interval: the newest progress, if the job still runs.</summary>
+    public void FlushProgress()
     {
-        var now = time.GetTimestamp();
+        object? pending;
         lock (_lock)
         {
-            if (_progressAt != 0 && time.GetElapsedTime(_progressAt, now) < publisher.Options.ProgressInterval)
-            {
-                return false;
-            }
+            pending = _pendingProgress;
+            _pendingProgress = null;
+        }
 
-            _progressAt = now;
-            return true;
+        if (pending is not null && _tags?.Status is nameof(JobStatus.Running) or nameof(JobStatus.Pausing) or nameof(JobStatus.Cancelling))
+        {
+            publisher.Publish(ProgressEvent(pending));
         }
     }
 
@@ -86,6 +77,37 @@ internal sealed class LiveJobEvents(JobEventPublisher publisher, string jobId, T
             _tags = new Tags(job.Type, status, job.LibraryId, job.DeviceId);
         }
     }
+
+    private void Progress(object progress)
+    {
+        if (!publisher.HasListeners)
+        {
+            return;
+        }
+
+        if (publisher.Options.ProgressInterval <= TimeSpan.Zero)
+        {
+            publisher.Publish(ProgressEvent(progress)); // no throttle configured
+            return;
+        }
+
+        bool first;
+        lock (_lock)
+        {
+            first = _pendingProgress is null;
+            _pendingProgress = progress;
+        }
+
+        if (first)
+        {
+            publisher.FlushProgressLater(this);
+        }
+    }
+
+    private JobEvent ProgressEvent(object progress) => Event(JobEvent.ProgressKind) with
+    {
+        Progress = progress is JobProgressTracker tracker ? tracker.Snapshot() : (JobProgress)progress,
+    };
 
     private JobEvent Event(string kind)
     {

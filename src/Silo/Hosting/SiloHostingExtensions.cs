@@ -176,7 +176,12 @@ public static class SiloHostingExtensions
                 "Events: SinkRefresh >= 100 ms, ProgressInterval >= 0, MaxMessagesPerSecond >= 0, QueueCapacity >= 1, MaxBatchEvents >= 1")
             .ValidateOnStart();
         silo.Services.AddSingleton<JobEventPublisher>();
-        silo.Services.AddHostedService(sp => sp.GetRequiredService<JobEventPublisher>());
+        silo.Services.AddSingleton<JobEventPublisherMetrics>();
+        silo.Services.AddHostedService(sp =>
+        {
+            sp.GetRequiredService<JobEventPublisherMetrics>(); // its meters exist from the start, read at each scrape
+            return sp.GetRequiredService<JobEventPublisher>();
+        });
         silo.Services.AddSingleton<ProjectionBatcher>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<ProjectionBatcher>());
         return silo;

@@ -157,6 +157,17 @@ public sealed class EventStreamTests(EventStreamFixture fixture) : IClassFixture
         await again.WaitForAsync("the rest of the journal", events => events.Count(e => e.Event == "journal" && ids.Contains(e.JobId)) >= expected.Count(r => r.Id > resumeAt));
         var received = slow.Journal.Concat(again.Journal).Where(e => ids.Contains(e.JobId)).Select(e => e.EventId).ToList();
         Assert.Equal(expected.Select(r => r.Id), received);
+
+        // The host's meters say so; the silo's say what it sent.
+        var host = PrometheusText.Parse(await fixture.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        Assert.True(host.Value("orleansjobs_events_cut_off_total") >= 1);
+        Assert.True(host.Value("orleansjobs_events_streams") >= 1);
+        var hostReceived = host.Value("orleansjobs_events_received_total");
+        Assert.True(hostReceived >= again.Events.Count(e => e.Id is not null && e.EventId > resumeAt), $"received {hostReceived}");
+        using var scraper = new HttpClient();
+        var silo = PrometheusText.Parse(await scraper.GetStringAsync(fixture.Silo.Metrics));
+        Assert.True(silo.Value("orleansjobs_events_sent_total") >= hostReceived, $"sent {silo.Value("orleansjobs_events_sent_total")}, received {hostReceived}");
+        Assert.Equal(0, silo.Value("orleansjobs_events_dropped_total"));
     }
 
     [Theory]
