@@ -39,10 +39,14 @@ public static class ThroughputBenchmark
         // keep compiling through about 20 s of full load. Measured before that, the figures are the JIT's.
         var timedWarmUp = options.WarmUpSeconds > 0;
         var warmUpJobs = timedWarmUp ? MaxWarmUpJobs : Math.Min(2_000, options.Jobs / 5);
-        await system.CompiledMethodsAsync(); // the scrape's own code, compiled before the count that matters
         Log($"warm-up: {(timedWarmUp ? $"{options.WarmUpSeconds} s of full load" : $"{warmUpJobs} jobs")} (not measured)");
+        using var warming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Scraped as Prometheus would, so that the scrapes' own code (the exporter, the gauges' query) is compiled by now too.
+        var scraping = ScrapeWhileAsync(system, warming.Token);
         var warm = await SubmitAsync(http, TrivialJob, warmUpJobs, options.Concurrency,
             timedWarmUp ? TimeSpan.FromSeconds(options.WarmUpSeconds) : options.PhaseLimit, cancellationToken);
+        await warming.CancelAsync();
+        await scraping;
         await WaitForEndAsync(system, warm.Ids, options.PhaseLimit, cancellationToken);
         await Task.Delay(StatisticsFlush, cancellationToken);
 
@@ -130,6 +134,23 @@ public static class ThroughputBenchmark
         }
 
         return 0;
+    }
+
+    /// <summary>Scrapes every process's <c>/metrics</c> every 2 s until cancelled (at most 300 times).</summary>
+    private static async Task ScrapeWhileAsync(BenchSystem system, CancellationToken cancellationToken)
+    {
+        try
+        {
+            for (var i = 0; i < 300 && !cancellationToken.IsCancellationRequested; i++)
+            {
+                await system.CompiledMethodsAsync();
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The warm-up is over.
+        }
     }
 
     /// <summary>A client of <paramref name="api"/> for <paramref name="concurrency"/> clients at once, sending the cluster's admin key.</summary>
