@@ -78,25 +78,33 @@ public sealed class BenchSystem : IAsyncDisposable
     /// </summary>
     public async Task<(long ApiHost, long Silos)> CompiledMethodsAsync()
     {
+        const string Name = "dotnet_jit_compiled_methods_total";
         using var http = Api.CreateClient(TimeSpan.FromSeconds(10));
-        var api = CompiledMethods(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        var api = (long)MetricValue(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), Name);
         long silos = 0;
         foreach (var silo in Silos)
         {
-            silos += CompiledMethods(await http.GetStringAsync(silo.Metrics));
+            silos += (long)MetricValue(await http.GetStringAsync(silo.Metrics), Name);
         }
 
         return (api, silos);
     }
 
-    private static long CompiledMethods(string scrape)
+    /// <summary>The API host's meters named <paramref name="names"/> (label-less ones), read from its <c>/metrics</c>.</summary>
+    public async Task<double[]> ApiHostMetricsAsync(params string[] names)
     {
-        const string Name = "dotnet_jit_compiled_methods_total";
-        var line = scrape.Split('\n').FirstOrDefault(l => l.StartsWith(Name, StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"{Name} is not in the scrape");
+        using var http = Api.CreateClient(TimeSpan.FromSeconds(10));
+        var scrape = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        return [.. names.Select(name => MetricValue(scrape, name))];
+    }
+
+    private static double MetricValue(string scrape, string name)
+    {
+        var line = scrape.Split('\n').FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l.Length > name.Length && l[name.Length] is ' ' or '{')
+            ?? throw new InvalidOperationException($"{name} is not in the scrape");
         // name{labels} value [timestamp]
-        var value = line[(line.LastIndexOf('}') is >= 0 and var end ? end + 1 : Name.Length)..].Trim().Split(' ')[0];
-        return (long)double.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+        var value = line[(line.LastIndexOf('}') is >= 0 and var end ? end + 1 : name.Length)..].Trim().Split(' ')[0];
+        return double.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task<string> ServerVersionAsync()
