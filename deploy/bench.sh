@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a benchmark against the real system and prints its result table (Markdown).
 #
-#   deploy/bench.sh throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K] [--event-clients E]
+#   deploy/bench.sh throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K] [--event-clients E] [--warm-up-seconds W]
 #   deploy/bench.sh recovery [--mode kill|freeze] [--kills K] [--freeze-seconds F] [--silos K]
 #   deploy/bench.sh files [--jobs N]     (N files in the generated library, default 20000)
 #   deploy/bench.sh devices [--kills K] [--heartbeat-timeout T]
