@@ -29,7 +29,7 @@ public static class EventsBenchmark
         var clients = Enumerable.Range(0, options.Concurrency).Select(_ => new EventClient()).ToList();
         var reading = clients.Select(c => c.ReadAsync(system.Api, stop.Token)).ToList();
         await Task.WhenAll(clients.Select(c => c.Opened.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken)));
-        // The silos learn of a newly subscribed host within Events:SinkRefresh (1 s); until then its events come from
+        // The silos learn of a newly subscribed host within Events:SinkRefresh (250 ms); until then its events come from
         // the journal (docs/events.md). Measure live delivery: start once a probe job's events arrive from the silo.
         await WaitForLiveEventsAsync(system, http, cancellationToken);
         var feedBefore = await system.ApiHostMetricsAsync(FeedMetrics);

@@ -13,7 +13,7 @@ public sealed class JobEventPublisherOptions
     public const string SectionName = "Events";
 
     /// <summary>How often the silo reads the list of listening API hosts from <see cref="IEventHubGrain"/>.</summary>
-    public TimeSpan SinkRefresh { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan SinkRefresh { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Least time between two progress events of one job; the newest progress goes out at the end of each interval (0: every change, at once).</summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
