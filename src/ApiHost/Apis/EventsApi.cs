@@ -56,9 +56,7 @@ public static class EventsApi
 
         var statuses = query.Status?.SelectMany(s => s.Statuses).Select(s => s.ToString()).ToHashSet(StringComparer.Ordinal);
         var filter = new EventFilter(null, query.Type, statuses is { Count: > 0 } ? statuses : null, query.LibraryId, query.DeviceId);
-        // A stream ends with the request or when the host stops (clients reconnect to another host).
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.ApplicationStopping);
-        return await StreamAsync(http, feed, reads, options.Value, filter, after, replayWhole: false, ended.Token);
+        return await StreamAsync(http, feed, reads, options.Value, host, filter, after, replayWhole: false, cancellationToken);
     }
 
     public static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> JobEvents(
@@ -79,14 +77,16 @@ public static class EventsApi
             return ApiProblems.NotFound(id);
         }
 
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.ApplicationStopping);
-        return await StreamAsync(http, feed, reads, options.Value, new EventFilter(id), after, replayWhole: true, ended.Token);
+        return await StreamAsync(http, feed, reads, options.Value, host, new EventFilter(id), after, replayWhole: true, cancellationToken);
     }
 
     private static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> StreamAsync(
-        HttpContext http, JobEventFeed feed, EventReads reads, EventsOptions settings, EventFilter filter, long? after, bool replayWhole,
-        CancellationToken cancellationToken)
+        HttpContext http, JobEventFeed feed, EventReads reads, EventsOptions settings, IHostApplicationLifetime host, EventFilter filter, long? after,
+        bool replayWhole, CancellationToken requestAborted)
     {
+        // A stream ends with the request or when the host stops (clients reconnect to another host).
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, host.ApplicationStopping);
+        var cancellationToken = ended.Token;
         // Join the feed first: what it delivers from LiveFrom on comes live, everything below from the journal.
         using var client = await feed.JoinAsync(filter, after ?? 0, cancellationToken);
         if (client is null)

@@ -186,12 +186,7 @@ public sealed partial class JobEventFeed(
             return; // not subscribed (any more): nothing of this is wanted
         }
 
-        var frames = new FeedEvent[batch.Events.Count];
-        for (var i = 0; i < frames.Length; i++)
-        {
-            frames[i] = EventFrames.From(batch.Events[i]);
-        }
-
+        var frames = batch.Events.Select(EventFrames.From).ToArray();
         var ready = new List<FeedEvent>(frames.Length);
         lock (_lock)
         {

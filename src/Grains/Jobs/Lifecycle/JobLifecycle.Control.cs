@@ -280,7 +280,7 @@ public sealed partial class JobLifecycle
         State.Outbox.Add(new JobJournalEntry(JobId, ++State.JournalSeq, ToMicroseconds(time.GetUtcNow()), type, from, to, reason, actor, silo, data));
 
     /// <summary>The journal keeps microseconds (PostgreSQL's precision): an entry says the same live, in the state and in the table.</summary>
-    private static DateTimeOffset ToMicroseconds(DateTimeOffset at) => new(at.Ticks - (at.Ticks % (TimeSpan.TicksPerMillisecond / 1000)), at.Offset);
+    private static DateTimeOffset ToMicroseconds(DateTimeOffset at) => new(at.Ticks - (at.Ticks % TimeSpan.TicksPerMicrosecond), at.Offset);
 
     private static string Seconds(TimeSpan span) => $"{span.TotalSeconds:0.#} s";
 }
