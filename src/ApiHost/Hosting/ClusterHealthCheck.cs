@@ -45,18 +45,19 @@ public sealed class ClusterHealthCheck(
         try
         {
             var gateways = await gatewayList.GetGateways().WaitAsync(options.Value.ReadinessCheckTimeout, cancellationToken);
-            // Each gateway names its silo's host and generation. When they are exactly the silos last seen,
-            // the membership has not changed: those silos serve (one of them does not answer yet).
+            // Each gateway names its silo's host and generation. When each one is a silo last seen active, no silo joined:
+            // those silos serve (one of them does not answer yet).
             var serving = gateways.Select(g => $"{g.Host}@{g.Segments[^1].Trim('/')}").ToHashSet(StringComparer.Ordinal);
-            var known = view.KnownSilos ?? [];
-            if (serving.Count > 0 && serving.SetEquals(known.Select(k => $"{k[..k.LastIndexOf(':')]}@{k[(k.LastIndexOf('@') + 1)..]}")))
+            var known = (view.KnownSilos ?? []).Where(k => serving.Contains($"{k[..k.LastIndexOf(':')]}@{k[(k.LastIndexOf('@') + 1)..]}")).ToArray();
+            if (serving.Count > 0 && known.Length == serving.Count)
             {
-                // The table still names a silo that was killed until somebody declares it dead (nobody does when it
-                // was the last): a gateway port that refuses connections proves that no silo serves there.
-                return await AllRefuseAsync(gateways, cancellationToken) ? Unhealthy("no silo accepts connections") : Silos([.. known]);
+                // Every serving gateway is a silo seen active before (the same silos, or fewer: one was declared dead, and
+                // the management grain may still be waiting on it). The table still names a silo that was killed until somebody
+                // declares it dead (nobody does when it was the last): a gateway port that refuses connections proves that no silo serves there.
+                return await AllRefuseAsync(gateways, cancellationToken) ? Unhealthy("no silo accepts connections") : Silos(known);
             }
 
-            // The membership changed since: only the management grain can name the silos; wait for it.
+            // A silo joined since: only the management grain can name the silos; wait for it.
             var left = options.Value.ReadinessCheckTimeout - Stopwatch.GetElapsedTime(started);
             var answer = await hosts!.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), cancellationToken);
             return Silos(view.RememberSilos(answer.Keys));
