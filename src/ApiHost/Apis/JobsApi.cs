@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using OrleansJobs.ApiHost.Hosting;
+using OrleansJobs.Hosting;
 using OrleansJobs.ApiHost.ReadModel;
 using OrleansJobs.Jobs;
 using OrleansJobs.ApiHost.Security;
@@ -144,7 +145,7 @@ public static class JobsApi
         }
 
         var id = JobIds.For(submission.IdempotencyKey);
-        var result = await cluster.GetGrain<IJobGrain>(id).SubmitAsync(submission);
+        var result = await cluster.Reference<IJobGrain>(id).SubmitAsync(submission);
         return result.Outcome switch
         {
             JobSubmitOutcome.Created => TypedResults.Created($"/api/jobs/{id}", JobResponse.From(result.Job!)),
@@ -220,7 +221,7 @@ public static class JobsApi
         JobAction action, string verb, string id, JobActionRequest? request, HttpContext http, IClusterClient cluster)
     {
         var control = new JobControl(action, ApiActors.Of(http), request?.Reason, request?.FromCheckpoint ?? true);
-        var result = await cluster.GetGrain<IJobGrain>(id).ControlAsync(control);
+        var result = await cluster.Reference<IJobGrain>(id).ControlAsync(control);
         if (result.Job is null)
         {
             return ApiProblems.NotFound(id);

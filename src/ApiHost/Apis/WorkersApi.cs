@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansJobs.ApiHost.Hosting;
+using OrleansJobs.Hosting;
 using OrleansJobs.Devices;
 using OrleansJobs.Jobs;
 using OrleansJobs.ApiHost.Security;
@@ -78,7 +79,7 @@ public static class WorkersApi
 
         var lease = request.LeaseSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
         var result = request.Device is { } device
-            ? await cluster.GetGrain<IDeviceGrain>(device).ClaimAsync(request.WorkerId, lease)
+            ? await cluster.Reference<IDeviceGrain>(device).ClaimAsync(request.WorkerId, lease)
             : await cluster.GetGrain<IWorkerGatewayGrain>(0).ClaimAsync(request.WorkerId, request.Types!, lease);
         if (result.Errors.Count > 0)
         {
@@ -138,7 +139,7 @@ public static class WorkersApi
             return refused;
         }
 
-        var result = await cluster.GetGrain<IJobGrain>(id).ReportAsync(report);
+        var result = await cluster.Reference<IJobGrain>(id).ReportAsync(report);
         return result.Outcome switch
         {
             WorkerReportOutcome.NotFound => ApiProblems.NotFound(id),

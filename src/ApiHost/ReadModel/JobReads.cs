@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OrleansJobs.ApiHost.Hosting;
+using OrleansJobs.Hosting;
 using OrleansJobs.Jobs;
 
 namespace OrleansJobs.ApiHost.ReadModel;
@@ -21,7 +22,7 @@ public sealed class JobReads(IClusterClient cluster, NpgsqlDataSource database, 
 
     public async Task<JobRead> ReadAsync(string jobId, CancellationToken cancellationToken)
     {
-        var (answered, job) = await LiveCalls.WithinAsync(cluster.GetGrain<IJobGrain>(jobId).GetAsync(), options.Value.LiveReadTimeout, cancellationToken);
+        var (answered, job) = await LiveCalls.WithinAsync(cluster.Reference<IJobGrain>(jobId).GetAsync(), options.Value.LiveReadTimeout, cancellationToken);
         return answered ? new JobRead(job, false) : new JobRead(await ReadStoredAsync(jobId, cancellationToken), true);
     }
 

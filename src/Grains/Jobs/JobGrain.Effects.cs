@@ -1,6 +1,7 @@
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using OrleansJobs.Devices;
+using OrleansJobs.Hosting;
 using OrleansJobs.Jobs.Lifecycle;
 using OrleansJobs.Jobs.Resources;
 using OrleansJobs.Jobs.Runs;
@@ -143,10 +144,10 @@ public sealed partial class JobGrain
 
     private IResourceGrain Resource(ResourceKey key) => key.Kind switch
     {
-        ResourceKey.RunSlotKind => GrainFactory.GetGrain<IRunSlotsGrain>(key.Id),
-        ResourceKey.LibraryKind => GrainFactory.GetGrain<ILibraryLockGrain>(key.Id),
-        ResourceKey.DeviceKind => GrainFactory.GetGrain<IDeviceOwnershipGrain>(key.Id),
-        ResourceKey.DevicePoolKind => GrainFactory.GetGrain<IDevicePoolGrain>(key.Id),
+        ResourceKey.RunSlotKind => GrainFactory.Reference<IRunSlotsGrain>(key.Id),
+        ResourceKey.LibraryKind => GrainFactory.Reference<ILibraryLockGrain>(key.Id),
+        ResourceKey.DeviceKind => GrainFactory.Reference<IDeviceOwnershipGrain>(key.Id),
+        ResourceKey.DevicePoolKind => GrainFactory.Reference<IDevicePoolGrain>(key.Id),
         _ => throw new InvalidOperationException($"job {JobId}: unknown resource kind '{key.Kind}'"),
     };
 

@@ -138,13 +138,13 @@ public sealed partial class JobGrain(
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, check.Errors);
         }
 
-        if (submission.Library is { } library && await GrainFactory.GetGrain<ILibraryGrain>(library).GetAsync() is null)
+        if (submission.Library is { } library && await GrainFactory.Reference<ILibraryGrain>(library).GetAsync() is null)
         {
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, [new("library", $"no library '{library}' exists")]);
         }
 
         if (submission.Device is { } device && registration.Options.DeviceKind is { } kind
-            && await GrainFactory.GetGrain<IDeviceGrain>(device).GetAsync() is var registered && registered?.Kind != kind)
+            && await GrainFactory.Reference<IDeviceGrain>(device).GetAsync() is var registered && registered?.Kind != kind)
         {
             return new JobSubmitResult(JobSubmitOutcome.Invalid, null, [new("device", registered is null
                 ? $"no device '{device}' is registered"

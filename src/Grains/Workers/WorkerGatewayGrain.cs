@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
+using OrleansJobs.Hosting;
 using OrleansJobs.Jobs;
 using OrleansJobs.Jobs.Handlers;
 using OrleansJobs.Jobs.Resources;
@@ -33,7 +34,7 @@ public sealed partial class WorkerGatewayGrain(JobHandlerRegistry registry, ILog
 
         foreach (var registration in registrations)
         {
-            var admission = GrainFactory.GetGrain<IRunSlotsGrain>(registration.Name);
+            var admission = GrainFactory.Reference<IRunSlotsGrain>(registration.Name);
             for (var i = 0; i < TriesPerType; i++)
             {
                 var jobId = await admission.ClaimNextAsync();
@@ -45,7 +46,7 @@ public sealed partial class WorkerGatewayGrain(JobHandlerRegistry registry, ILog
                 WorkerLease? lease = null;
                 try
                 {
-                    lease = await GrainFactory.GetGrain<IJobGrain>(jobId).ClaimAsync(workerId, leaseDuration ?? registration.Options.LeaseDuration);
+                    lease = await GrainFactory.Reference<IJobGrain>(jobId).ClaimAsync(workerId, leaseDuration ?? registration.Options.LeaseDuration);
                 }
                 finally
                 {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using OrleansJobs.Hosting;
 
 namespace OrleansJobs.Jobs.Resources;
 
@@ -281,7 +282,7 @@ public sealed partial class ResourceArbiter(
         var stamp = Queue.StampOf(jobId);
         try
         {
-            if (!await grains.GetGrain<IResourceHolder>(jobId).GrantedAsync(key) && Queue.HeldSince(jobId, stamp))
+            if (!await grains.Reference<IResourceHolder>(jobId).GrantedAsync(key) && Queue.HeldSince(jobId, stamp))
             {
                 // It no longer waits (cancelled, paused, or the index showed it wrongly): the next one's turn.
                 Queue.Remove(jobId);
@@ -300,7 +301,7 @@ public sealed partial class ResourceArbiter(
     {
         try
         {
-            return await grains.GetGrain<IResourceHolder>(jobId).ClaimOnAsync(key).WaitAsync(HolderProbeTimeout, cancellationToken);
+            return await grains.Reference<IResourceHolder>(jobId).ClaimOnAsync(key).WaitAsync(HolderProbeTimeout, cancellationToken);
         }
         catch (Exception ex) when (ex is TimeoutException or OrleansException)
         {
