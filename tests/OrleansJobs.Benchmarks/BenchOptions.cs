@@ -5,7 +5,7 @@ namespace OrleansJobs.Benchmarks;
 /// <summary>Command line of the benchmark runner. Every load loop is bounded in count and in time.</summary>
 public sealed record BenchOptions(
     string Scenario, int Jobs, int Concurrency, int LatencySamples, TimeSpan PhaseLimit, int Silos, int Kills = 5, string Mode = "kill", int FreezeSeconds = 30,
-    int HeartbeatTimeoutSeconds = 10, int EventClients = 0, int WarmUpSeconds = 30)
+    int HeartbeatTimeoutSeconds = 10, int EventClients = 0, int WarmUpSeconds = 60)
 {
     public const string Usage = """
         usage: OrleansJobs.Benchmarks throughput [--jobs N] [--concurrency C] [--latency-samples M] [--max-seconds S] [--silos K] [--event-clients E] [--warm-up-seconds W]
@@ -34,7 +34,7 @@ public sealed record BenchOptions(
           --latency-samples  sequential submissions timed for submit-to-Running latency (default 1000)
           --max-seconds      time limit of each phase (default 120)
           --event-clients    throughput: clients holding GET /api/events open through the whole run (default 0)
-          --warm-up-seconds  throughput: full load before measuring, so that the processes' JIT has settled (default 30, 0 to 600)
+          --warm-up-seconds  throughput: full load before measuring, so that the processes' JIT has settled (default 60, 0 to 600)
           --silos            silo processes (default 1; recovery: 3)
         The server: ORLEANSJOBS_DB, or else the checkout's private PostgreSQL (deploy/pg.sh).
         """;

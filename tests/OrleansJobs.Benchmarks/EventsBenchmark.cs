@@ -84,7 +84,7 @@ public static class EventsBenchmark
         return (load.Ids, load.Ids.Length / seconds, seconds);
     }
 
-    private static readonly string[] FeedMetrics = ["orleansjobs_events_received_total", "orleansjobs_events_filled_total", "orleansjobs_events_cut_off_total"];
+    internal static readonly string[] FeedMetrics = ["orleansjobs_events_received_total", "orleansjobs_events_filled_total", "orleansjobs_events_cut_off_total"];
 
     private static async Task WaitForLiveEventsAsync(BenchSystem system, HttpClient http, CancellationToken cancellationToken)
     {
