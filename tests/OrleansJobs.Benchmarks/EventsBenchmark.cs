@@ -136,50 +136,18 @@ public static class EventsBenchmark
             }
         }
 
+        /// <summary>Times the server cut this client off for falling behind (it then reconnected with Last-Event-ID).</summary>
+        public int Reconnects { get; private set; }
+
+        /// <summary>Reads until cancelled; like EventSource, opens the stream again from the last id it got when told to reconnect.</summary>
         public async Task ReadAsync(ApiHostProcess api, CancellationToken cancellationToken)
         {
             using var http = api.CreateClient(Timeout.InfiniteTimeSpan, api.AdminKey);
             try
             {
-                using var response = await http.GetAsync(new Uri("/api/events", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-                response.EnsureSuccessStatusCode();
-                await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-                _opened.TrySetResult();
-                var buffer = new byte[64 * 1024];
-                int start = 0, end = 0;
-                while (true)
+                while (await ReadStreamAsync(http, cancellationToken))
                 {
-                    if (end == buffer.Length)
-                    {
-                        if (start == 0)
-                        {
-                            Array.Resize(ref buffer, buffer.Length * 2); // one frame larger than the buffer
-                        }
-                        else
-                        {
-                            buffer.AsSpan(start, end - start).CopyTo(buffer);
-                            (start, end) = (0, end - start);
-                        }
-                    }
-
-                    var read = await body.ReadAsync(buffer.AsMemory(end), cancellationToken);
-                    if (read == 0)
-                    {
-                        return;
-                    }
-
-                    end += read;
-                    int frame;
-                    while ((frame = buffer.AsSpan(start, end - start).IndexOf(FrameEnd)) >= 0)
-                    {
-                        Frame(buffer.AsSpan(start, frame));
-                        start += frame + FrameEnd.Length;
-                    }
-
-                    if (start == end)
-                    {
-                        (start, end) = (0, 0);
-                    }
+                    Reconnects++;
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -192,7 +160,63 @@ public static class EventsBenchmark
             }
         }
 
-        private void Frame(ReadOnlySpan<byte> frame)
+        // One stream; true when the server told the client to reconnect.
+        private async Task<bool> ReadStreamAsync(HttpClient http, CancellationToken cancellationToken)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/events", UriKind.Relative));
+            if (_lastId > 0)
+            {
+                request.Headers.Add("Last-Event-ID", _lastId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            _opened.TrySetResult();
+            var buffer = new byte[64 * 1024];
+            int start = 0, end = 0;
+            while (true)
+            {
+                if (end == buffer.Length)
+                {
+                    if (start == 0)
+                    {
+                        Array.Resize(ref buffer, buffer.Length * 2); // one frame larger than the buffer
+                    }
+                    else
+                    {
+                        buffer.AsSpan(start, end - start).CopyTo(buffer);
+                        (start, end) = (0, end - start);
+                    }
+                }
+
+                var read = await body.ReadAsync(buffer.AsMemory(end), cancellationToken);
+                if (read == 0)
+                {
+                    return false;
+                }
+
+                end += read;
+                int frame;
+                while ((frame = buffer.AsSpan(start, end - start).IndexOf(FrameEnd)) >= 0)
+                {
+                    if (!Frame(buffer.AsSpan(start, frame)))
+                    {
+                        return true;
+                    }
+
+                    start += frame + FrameEnd.Length;
+                }
+
+                if (start == end)
+                {
+                    (start, end) = (0, 0);
+                }
+            }
+        }
+
+        // False for the server's reconnect event (its id is the last one sent, which this client has).
+        private bool Frame(ReadOnlySpan<byte> frame)
         {
             long id = 0;
             ReadOnlySpan<byte> data = default;
@@ -200,6 +224,11 @@ public static class EventsBenchmark
             foreach (var range in frame.Split((byte)'\n'))
             {
                 var line = frame[range];
+                if (line.SequenceEqual("event: reconnect"u8))
+                {
+                    return false;
+                }
+
                 if (line.StartsWith("id: "u8) && !System.Buffers.Text.Utf8Parser.TryParse(line[4..], out id, out _))
                 {
                     InOrder = false; // not an id
@@ -213,13 +242,13 @@ public static class EventsBenchmark
 
             if (!hasData)
             {
-                return; // a comment: the opening or a keep-alive
+                return true; // a comment: the opening or a keep-alive
             }
 
             Interlocked.Increment(ref _events);
             if (id == 0)
             {
-                return;
+                return true;
             }
 
             InOrder &= id > _lastId;
@@ -228,6 +257,8 @@ public static class EventsBenchmark
             {
                 Journal(data);
             }
+
+            return true;
         }
 
         private void Journal(ReadOnlySpan<byte> data)
