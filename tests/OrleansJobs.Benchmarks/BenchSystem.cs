@@ -90,6 +90,22 @@ public sealed class BenchSystem : IAsyncDisposable
         return (api, silos);
     }
 
+    /// <summary>
+    /// CPU time (user and system) used so far by the API host, all silos together and this process (the load): a cost per job
+    /// less moved by a machine whose capacity changes than a rate is.
+    /// </summary>
+    public (TimeSpan ApiHost, TimeSpan Silos, TimeSpan Load) CpuTimes()
+    {
+        static TimeSpan Used(int pid)
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.TotalProcessorTime;
+        }
+
+        var silos = Silos.Aggregate(TimeSpan.Zero, (sum, silo) => sum + Used(silo.Process.Pid));
+        return (Used(Api.Process.Pid), silos, Used(Environment.ProcessId));
+    }
+
     /// <summary>The API host's meters named <paramref name="names"/> (label-less ones), read from its <c>/metrics</c>.</summary>
     public async Task<double[]> ApiHostMetricsAsync(params string[] names)
     {

@@ -56,6 +56,7 @@ public static class ThroughputBenchmark
         await Task.Delay(StatisticsFlush, cancellationToken);
 
         var compiledBefore = await system.CompiledMethodsAsync();
+        var cpuBefore = system.CpuTimes();
         var feedBefore = await system.ApiHostMetricsAsync(EventsBenchmark.FeedMetrics);
         var xidBefore = await system.TransactionIdAsync();
         var commitsBefore = await system.CommittedTransactionsAsync();
@@ -63,6 +64,7 @@ public static class ThroughputBenchmark
         var load = await SubmitAsync(http, TrivialJob, options.Jobs, options.Concurrency, options.PhaseLimit, cancellationToken);
         var end = await WaitForEndAsync(system, load.Ids, options.PhaseLimit, cancellationToken);
         var xidAfter = await system.TransactionIdAsync();
+        var cpuAfter = system.CpuTimes();
         var compiledAfter = await system.CompiledMethodsAsync();
         var feedAfter = await system.ApiHostMetricsAsync(EventsBenchmark.FeedMetrics);
         await Task.Delay(StatisticsFlush, cancellationToken);
@@ -73,9 +75,12 @@ public static class ThroughputBenchmark
         await WaitForEndAsync(system, sequential.Ids, options.PhaseLimit, cancellationToken);
 
         Log($"acceptance: {options.Jobs} jobs scheduled for tomorrow from {options.Concurrency} concurrent clients");
+        var cpuScheduledBefore = system.CpuTimes();
         var scheduled = await SubmitAsync(http, ScheduledJob, options.Jobs, options.Concurrency, options.PhaseLimit, cancellationToken);
+        var cpuScheduled = system.CpuTimes();
 
         var accepted = load.Ids.Length;
+        string PerJob(TimeSpan used) => Format.Number(used.TotalMicroseconds / accepted);
         var writes = xidAfter - xidBefore - 1; // the second probe took an id of its own
         // Reads are transactions too: leave out this benchmark's own probes (its polls, the id probe, the first count).
         var commits = commitsAfter - commitsBefore - end.Polls - 2;
@@ -110,6 +115,14 @@ public static class ThroughputBenchmark
         table.Add(
             $"methods the JIT compiled while measured: API host / silos (after {warm.Ids.Length:N0} warm-up jobs; mostly small and cheap once settled, docs/benchmarks.md)",
             $"{compiledAfter.ApiHost - compiledBefore.ApiHost:N0} / {compiledAfter.Silos - compiledBefore.Silos:N0}", "", "");
+        table.Add(
+            "CPU per job while measured: API host / silos / this load process (µs; user and system time, to the last job's end)",
+            $"{PerJob(cpuAfter.ApiHost - cpuBefore.ApiHost)} / {PerJob(cpuAfter.Silos - cpuBefore.Silos)} / {PerJob(cpuAfter.Load - cpuBefore.Load)}", "", "");
+        string PerScheduled(TimeSpan used) => Format.Number(used.TotalMicroseconds / Math.Max(1, scheduled.Ids.Length));
+        table.Add(
+            "CPU per scheduled submit: API host / silos / this load process (µs; while they were submitted)",
+            $"{PerScheduled(cpuScheduled.ApiHost - cpuScheduledBefore.ApiHost)} / {PerScheduled(cpuScheduled.Silos - cpuScheduledBefore.Silos)} / " +
+            $"{PerScheduled(cpuScheduled.Load - cpuScheduledBefore.Load)}", "", "");
         table.Add("write transactions per job", Format.Number((double)writes / accepted, 2), "", "");
         table.Add("all transactions per job (reads included)", Format.Number((double)commits / accepted, 2), "", "≈ 17.5");
         // Failure detection tuned for speed must not mistake a busy silo for a dead one.

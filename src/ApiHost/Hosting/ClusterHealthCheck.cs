@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -21,7 +20,6 @@ public sealed class ClusterHealthCheck(
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
         // The management grain lives on one silo. When that silo does not answer within the live read budget
         // (frozen, or dead and not yet declared so), the membership's gateway list (read from the table, not
         // from a silo) says whether any silo serves, and the member list last seen stands in.
@@ -45,26 +43,46 @@ public sealed class ClusterHealthCheck(
         try
         {
             var gateways = await gatewayList.GetGateways().WaitAsync(options.Value.ReadinessCheckTimeout, cancellationToken);
-            // Each gateway names its silo's host and generation. When each one is a silo last seen active, no silo joined:
-            // those silos serve (one of them does not answer yet).
-            var serving = gateways.Select(g => $"{g.Host}@{g.Segments[^1].Trim('/')}").ToHashSet(StringComparer.Ordinal);
-            var known = (view.KnownSilos ?? []).Where(k => serving.Contains($"{k[..k.LastIndexOf(':')]}@{k[(k.LastIndexOf('@') + 1)..]}")).ToArray();
-            if (serving.Count > 0 && known.Length == serving.Count)
+            // The table still names a silo that was killed until somebody declares it dead (nobody does when it was the last):
+            // a gateway port that refuses connections proves that no silo serves there.
+            if (gateways.Count == 0 || await AllRefuseAsync(gateways, cancellationToken))
             {
-                // Every serving gateway is a silo seen active before (the same silos, or fewer: one was declared dead, and
-                // the management grain may still be waiting on it). The table still names a silo that was killed until somebody
-                // declares it dead (nobody does when it was the last): a gateway port that refuses connections proves that no silo serves there.
-                return await AllRefuseAsync(gateways, cancellationToken) ? Unhealthy("no silo accepts connections") : Silos(known);
+                return Unhealthy("no silo accepts connections");
             }
 
-            // A silo joined since: only the management grain can name the silos; wait for it.
-            var left = options.Value.ReadinessCheckTimeout - Stopwatch.GetElapsedTime(started);
-            var answer = await hosts!.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), cancellationToken);
-            return Silos(view.RememberSilos(answer.Keys));
+            // Some silo serves. Each gateway names its silo's host and generation: a silo seen active before keeps its name; one
+            // not seen yet (it joined, or no answer came since this host started) is named by its gateway until the management
+            // grain, still asked, answers. Waiting for it here would hold readiness on the silo that does not answer.
+            _ = RememberWhenAnsweredAsync(hosts);
+            var known = view.KnownSilos ?? [];
+            return Silos([.. gateways.Select(g => SiloName(g, known))]);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             return Unhealthy(ex is TimeoutException ? "cluster did not answer in time" : ex.Message);
+        }
+    }
+
+    // A gateway's silo as last seen active ("host:siloPort@generation"), else its gateway ("host:gatewayPort@generation").
+    private static string SiloName(Uri gateway, IReadOnlyList<string> known)
+    {
+        var generation = gateway.Segments[^1].Trim('/');
+        return known.FirstOrDefault(k => k[..k.LastIndexOf(':')] == gateway.Host && k[(k.LastIndexOf('@') + 1)..] == generation)
+            ?? $"{gateway.Host}:{gateway.Port}@{generation}";
+    }
+
+    private async Task RememberWhenAnsweredAsync(Task<Dictionary<SiloAddress, SiloStatus>>? hosts)
+    {
+        try
+        {
+            if (hosts is not null)
+            {
+                view.RememberSilos((await hosts).Keys);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // No answer at all: the next check asks again.
         }
     }
 
