@@ -80,7 +80,6 @@ public static class ThroughputBenchmark
         var cpuScheduled = system.CpuTimes();
 
         var accepted = load.Ids.Length;
-        string PerJob(TimeSpan used) => Format.Number(used.TotalMicroseconds / accepted);
         var writes = xidAfter - xidBefore - 1; // the second probe took an id of its own
         // Reads are transactions too: leave out this benchmark's own probes (its polls, the id probe, the first count).
         var commits = commitsAfter - commitsBefore - end.Polls - 2;
@@ -117,12 +116,10 @@ public static class ThroughputBenchmark
             $"{compiledAfter.ApiHost - compiledBefore.ApiHost:N0} / {compiledAfter.Silos - compiledBefore.Silos:N0}", "", "");
         table.Add(
             "CPU per job while measured: API host / silos / this load process (µs; user and system time, to the last job's end)",
-            $"{PerJob(cpuAfter.ApiHost - cpuBefore.ApiHost)} / {PerJob(cpuAfter.Silos - cpuBefore.Silos)} / {PerJob(cpuAfter.Load - cpuBefore.Load)}", "", "");
-        string PerScheduled(TimeSpan used) => Format.Number(used.TotalMicroseconds / Math.Max(1, scheduled.Ids.Length));
+            CpuPerJob(cpuBefore, cpuAfter, accepted), "", "");
         table.Add(
             "CPU per scheduled submit: API host / silos / this load process (µs; while they were submitted)",
-            $"{PerScheduled(cpuScheduled.ApiHost - cpuScheduledBefore.ApiHost)} / {PerScheduled(cpuScheduled.Silos - cpuScheduledBefore.Silos)} / " +
-            $"{PerScheduled(cpuScheduled.Load - cpuScheduledBefore.Load)}", "", "");
+            CpuPerJob(cpuScheduledBefore, cpuScheduled, scheduled.Ids.Length), "", "");
         table.Add("write transactions per job", Format.Number((double)writes / accepted, 2), "", "");
         table.Add("all transactions per job (reads included)", Format.Number((double)commits / accepted, 2), "", "≈ 17.5");
         // Failure detection tuned for speed must not mistake a busy silo for a dead one.
@@ -266,6 +263,13 @@ public static class ThroughputBenchmark
 
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
+    }
+
+    // "API host / silos / load" CPU µs per job between two readings of BenchSystem.CpuTimes.
+    private static string CpuPerJob((TimeSpan ApiHost, TimeSpan Silos, TimeSpan Load) before, (TimeSpan ApiHost, TimeSpan Silos, TimeSpan Load) after, int jobs)
+    {
+        string PerJob(TimeSpan used) => Format.Number(used.TotalMicroseconds / Math.Max(1, jobs));
+        return $"{PerJob(after.ApiHost - before.ApiHost)} / {PerJob(after.Silos - before.Silos)} / {PerJob(after.Load - before.Load)}";
     }
 
     private static void Log(string message) => Console.Error.WriteLine($"[bench] {message}");

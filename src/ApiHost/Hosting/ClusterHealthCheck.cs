@@ -53,7 +53,7 @@ public sealed class ClusterHealthCheck(
             // Some silo serves. Each gateway names its silo's host and generation: a silo seen active before keeps its name; one
             // not seen yet (it joined, or no answer came since this host started) is named by its gateway until the management
             // grain, still asked, answers. Waiting for it here would hold readiness on the silo that does not answer.
-            _ = RememberWhenAnsweredAsync(hosts);
+            _ = RememberWhenAnsweredAsync(hosts!); // set: only its wait timed out
             var known = view.KnownSilos ?? [];
             return Silos([.. gateways.Select(g => SiloName(g, known))]);
         }
@@ -71,14 +71,11 @@ public sealed class ClusterHealthCheck(
             ?? $"{gateway.Host}:{gateway.Port}@{generation}";
     }
 
-    private async Task RememberWhenAnsweredAsync(Task<Dictionary<SiloAddress, SiloStatus>>? hosts)
+    private async Task RememberWhenAnsweredAsync(Task<Dictionary<SiloAddress, SiloStatus>> hosts)
     {
         try
         {
-            if (hosts is not null)
-            {
-                view.RememberSilos((await hosts).Keys);
-            }
+            view.RememberSilos((await hosts).Keys);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
