@@ -328,6 +328,7 @@ public sealed partial class JobGrain(
         return new(JobId, state, projections, liveness, SiloName, time, logger)
         {
             Metrics = _metrics,
+            MaybeStoredThrough = state.State.JournalSeq,
             IndexRow = () => JobViews.IndexRow(JobId, state.State, _runs.Current),
             Saved = () =>
             {

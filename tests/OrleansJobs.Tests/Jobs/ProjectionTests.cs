@@ -70,6 +70,51 @@ public sealed class ProjectionTests(MigratedDatabaseFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Write_EntriesThatMayBeStored_DrawNoEventIdForThoseStored()
+    {
+        var job = NewJobId();
+        var first = await Writer.WriteReturningAsync([], [Entry(job, 1), Entry(job, 2)], CancellationToken.None);
+        var last = first.Inserted.Max(i => i.EventId);
+
+        // A new activation sends its stored outbox again (1 and 2 are stored, 3 is not), one of them twice.
+        var again = await Writer.WriteReturningAsync([], [], [Entry(job, 1), Entry(job, 2), Entry(job, 2), Entry(job, 3)], CancellationToken.None);
+        var next = await Writer.WriteReturningAsync([], [Entry(job, 4)], CancellationToken.None);
+
+        // An id drawn and skipped is never committed, and live readers wait for it: none may be drawn.
+        Assert.Equal(new[] { (3L, last + 1) }, again.Inserted.Select(i => (i.Seq, i.EventId)));
+        Assert.Equal(new[] { (4L, last + 2) }, next.Inserted.Select(i => (i.Seq, i.EventId)));
+        var order = await fixture.Database.QueryAsync("SELECT seq FROM job_journal WHERE job_id = @job ORDER BY event_id", r => r.GetInt64(0), ("job", job));
+        Assert.Equal(Enumerable.Range(1, 4).Select(i => (long)i), order);
+    }
+
+    [Fact]
+    public async Task Batcher_EntriesUpToMaybeStoredThrough_AreCheckedFirst_SoNoEventIdIsLost()
+    {
+        var job = NewJobId();
+        var batcher = NewBatcher();
+        await batcher.StartAsync(CancellationToken.None);
+        try
+        {
+            await batcher.WriteAsync(Row(job, 1, JobStatus.Queued), [Entry(job, 1), Entry(job, 2)], maybeStoredThrough: 0);
+            // The next activation: 1 and 2 from the stored outbox, 3 new.
+            await batcher.WriteAsync(Row(job, 2, JobStatus.Running), [Entry(job, 1), Entry(job, 2), Entry(job, 3)], maybeStoredThrough: 2);
+            // A caller that cannot tell (a purge, an import): everything is checked.
+            await batcher.WriteAsync(null, [Entry(job, 3), Entry(job, 4)]);
+
+            var ids = await fixture.Database.QueryAsync(
+                "SELECT event_id FROM job_journal WHERE job_id = @job ORDER BY seq", r => r.GetInt64(0), ("job", job));
+            Assert.Equal(4, ids.Count);
+            Assert.Equal(Enumerable.Range(0, 4).Select(i => ids[0] + i), ids);
+            Assert.Equal("Running", await StatusAsync(job));
+        }
+        finally
+        {
+            await batcher.StopAsync(CancellationToken.None);
+            batcher.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Write_OneJobTwiceInABatch_KeepsItsNewestRow()
     {
         var job = NewJobId();

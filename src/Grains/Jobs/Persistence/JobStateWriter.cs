@@ -33,6 +33,12 @@ internal sealed partial class JobStateWriter(
     /// <summary>The index row of the state as it is being stored (with the live run's progress).</summary>
     public required Func<JobIndexRow> IndexRow { get; init; }
 
+    /// <summary>
+    /// Journal entries up to this seq may be in the journal already: the stored outbox's, which an earlier activation may
+    /// have written, and those of a projection that failed after its commit perhaps. They are checked before the insert.
+    /// </summary>
+    public long MaybeStoredThrough { get; set; }
+
     /// <summary>Counts what each successful write made durable.</summary>
     public JobCommitMetrics? Metrics { get; init; }
 
@@ -80,7 +86,7 @@ internal sealed partial class JobStateWriter(
         }
 
         _projecting++;
-        _ = ConfirmAsync(projections.WriteAsync(IndexRow(), entries), entries);
+        _ = ConfirmAsync(projections.WriteAsync(IndexRow(), entries, MaybeStoredThrough), entries);
 
         async Task ConfirmAsync(Task written, List<JobJournalEntry> sent)
         {
@@ -95,6 +101,7 @@ internal sealed partial class JobStateWriter(
                 if (sent.Count > 0)
                 {
                     _handedOverSeq = Math.Min(_handedOverSeq, sent[0].Seq - 1);
+                    MaybeStoredThrough = Math.Max(MaybeStoredThrough, sent[^1].Seq);
                 }
 
                 return;

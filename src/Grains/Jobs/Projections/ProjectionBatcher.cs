@@ -47,10 +47,13 @@ public sealed class ProjectionBatcher(
     public ProjectionBatcherStats Stats => new(
         Interlocked.Read(ref _requests), Interlocked.Read(ref _batches), Interlocked.Read(ref _failedWrites), Interlocked.Read(ref _rejected));
 
-    /// <summary>Queues a projection; the task completes when it is durable in the read model.</summary>
-    public Task WriteAsync(JobIndexRow? row, IReadOnlyList<JobJournalEntry> entries)
+    /// <summary>
+    /// Queues a projection; the task completes when it is durable in the read model. Entries with a seq up to
+    /// <paramref name="maybeStoredThrough"/> may be in the journal already and are checked first (by default all are).
+    /// </summary>
+    public Task WriteAsync(JobIndexRow? row, IReadOnlyList<JobJournalEntry> entries, long maybeStoredThrough = long.MaxValue)
     {
-        var pending = new Pending(row, entries, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(row, entries, maybeStoredThrough, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         Interlocked.Increment(ref _requests);
         if (!_queue.Writer.TryWrite(pending))
         {
@@ -174,17 +177,26 @@ public sealed class ProjectionBatcher(
     private async Task WriteBatchAsync(List<Pending> batch, CancellationToken stoppingToken)
     {
         var rows = batch.Where(p => p.Row is not null).Select(p => p.Row!).ToList();
-        var entries = batch.SelectMany(p => p.Entries).ToList();
-        var written = await writer.WriteReturningAsync(rows, entries, stoppingToken);
+        var entries = new List<JobJournalEntry>();
+        var maybeStored = new List<JobJournalEntry>();
+        foreach (var pending in batch)
+        {
+            foreach (var entry in pending.Entries)
+            {
+                (entry.Seq <= pending.MaybeStoredThrough ? maybeStored : entries).Add(entry);
+            }
+        }
+
+        var written = await writer.WriteReturningAsync(rows, entries, maybeStored, stoppingToken);
         Interlocked.Increment(ref _batches);
         // Committed: now the new entries may be seen live (docs/events.md).
-        events?.PublishJournal(rows, entries, written.Inserted);
+        events?.PublishJournal(rows, maybeStored.Count == 0 ? entries : [.. entries, .. maybeStored], written.Inserted);
     }
 
     /// <summary>Class 22 (data exception) and 23 (integrity): retrying the same data cannot help.</summary>
     private static bool IsBadData(PostgresException ex) => ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("23", StringComparison.Ordinal);
 
-    private sealed record Pending(JobIndexRow? Row, IReadOnlyList<JobJournalEntry> Entries, TaskCompletionSource Done)
+    private sealed record Pending(JobIndexRow? Row, IReadOnlyList<JobJournalEntry> Entries, long MaybeStoredThrough, TaskCompletionSource Done)
     {
         public int Size => (Row is null ? 0 : 1) + Entries.Count;
 

@@ -45,6 +45,19 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
         RETURNING job_id, seq, event_id
         """;
 
+    // For entries that may be stored already (a new activation sends its stored outbox again): those found are left out
+    // before the insert, so they draw no event id. An id drawn and then skipped by ON CONFLICT is never committed, and
+    // every API host would wait Events:GapTimeout for it (docs/events.md). Under the advisory lock no other insert runs,
+    // so an entry found absent stays absent until this one.
+    private const string InsertMaybeStoredJournalSql = """
+        INSERT INTO job_journal (job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
+        SELECT * FROM unnest(@job_id, @seq, @at, @entry_type, @from_status, @to_status, @reason, @actor, @silo, @data)
+            AS u(job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
+        WHERE NOT EXISTS (SELECT 1 FROM job_journal j WHERE j.job_id = u.job_id AND j.seq = u.seq)
+        ON CONFLICT (job_id, seq) DO NOTHING
+        RETURNING job_id, seq, event_id
+        """;
+
     /// <summary>Writes everything given; returns how many index rows changed and journal entries were new.</summary>
     public async Task<(int IndexRows, int JournalEntries)> WriteAsync(
         IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken)
@@ -54,8 +67,17 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Writes everything given; returns how many index rows changed and the journal entries that were new, with their event ids.</summary>
+    public Task<ProjectionWrite> WriteReturningAsync(
+        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken) =>
+        WriteReturningAsync(rows, entries, [], cancellationToken);
+
+    /// <summary>
+    /// Writes everything given; returns how many index rows changed and the journal entries that were new, with their event ids.
+    /// <paramref name="maybeStored"/>: entries that may be in the journal already, checked first so that they draw no event id.
+    /// </summary>
     public async Task<ProjectionWrite> WriteReturningAsync(
-        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken)
+        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, IReadOnlyCollection<JobJournalEntry> maybeStored,
+        CancellationToken cancellationToken)
     {
         // One statement may not update a row twice: keep each job's newest row.
         var newest = rows.GroupBy(r => r.JobId, StringComparer.Ordinal).Select(g => g.MaxBy(r => r.StateVersion)!).ToList();
@@ -65,7 +87,7 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
             batch.BatchCommands.Add(IndexCommand(newest));
         }
 
-        if (entries.Count == 0)
+        if (entries.Count == 0 && maybeStored.Count == 0)
         {
             if (newest.Count > 0)
             {
@@ -77,15 +99,31 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
 
         // Held until the batch's implicit transaction commits: no other silo draws ids meanwhile.
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({EventIdLockKey})"));
-        batch.BatchCommands.Add(JournalCommand(entries));
-        var inserted = new List<InsertedEntry>(entries.Count);
+        var journalCommands = 0;
+        if (entries.Count > 0)
+        {
+            batch.BatchCommands.Add(JournalCommand(InsertJournalSql, entries));
+            journalCommands++;
+        }
+
+        if (maybeStored.Count > 0)
+        {
+            // One statement does not see its own rows: an entry given twice would pass the check twice.
+            batch.BatchCommands.Add(JournalCommand(InsertMaybeStoredJournalSql, [.. maybeStored.DistinctBy(e => (e.JobId, e.Seq))]));
+            journalCommands++;
+        }
+
+        var inserted = new List<InsertedEntry>(entries.Count + maybeStored.Count);
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            // The lock's one row, then the entries actually inserted (not those skipped as stored already).
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            // The lock's one row, then for each insert the entries it actually inserted (not those skipped as stored already).
+            for (var command = 0; command < journalCommands; command++)
             {
-                inserted.Add(new InsertedEntry(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+                await reader.NextResultAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    inserted.Add(new InsertedEntry(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+                }
             }
         }
 
@@ -140,9 +178,9 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
         return command;
     }
 
-    private static NpgsqlBatchCommand JournalCommand(IReadOnlyCollection<JobJournalEntry> entries)
+    private static NpgsqlBatchCommand JournalCommand(string sql, IReadOnlyCollection<JobJournalEntry> entries)
     {
-        var command = new NpgsqlBatchCommand(InsertJournalSql);
+        var command = new NpgsqlBatchCommand(sql);
         var p = command.Parameters;
         Text(p, "job_id", entries.Select(e => e.JobId));
         p.Add(new NpgsqlParameter<long[]>("seq", [.. entries.Select(e => e.Seq)]));
