@@ -70,30 +70,32 @@ public sealed class ProjectionTests(MigratedDatabaseFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Write_EntriesThatMayBeStored_DrawNoEventIdForThoseStored()
+    public async Task Write_EntriesThatMayBeStored_DrawNoEventIdForThoseStored_AndAJobsIdsFollowItsSeq()
     {
         var job = NewJobId();
         var first = await Writer.WriteReturningAsync([], [Entry(job, 1), Entry(job, 2)], CancellationToken.None);
         var last = first.Inserted.Max(i => i.EventId);
 
-        // A new activation sends its stored outbox again (1 and 2 are stored, 3 is not), one of them twice.
-        var again = await Writer.WriteReturningAsync([], [], [Entry(job, 1), Entry(job, 2), Entry(job, 2), Entry(job, 3)], CancellationToken.None);
-        var next = await Writer.WriteReturningAsync([], [Entry(job, 4)], CancellationToken.None);
+        // A new activation sends its stored outbox again (1 and 2 are stored, 3 is not; 2 comes twice), then its new entry 4.
+        var again = await Writer.WriteReturningAsync(
+            [], [Entry(job, 1), Entry(job, 2), Entry(job, 3), Entry(job, 2), Entry(job, 4)], [true, true, true, true, false], CancellationToken.None);
+        // An entry not stored, given twice (looked up once, once not): it goes once.
+        var twice = await Writer.WriteReturningAsync([], [Entry(job, 5), Entry(job, 5)], [true, false], CancellationToken.None);
+        var next = await Writer.WriteReturningAsync([], [Entry(job, 6)], CancellationToken.None);
 
-        // An id drawn and skipped is never committed, and live readers wait for it: none may be drawn.
-        Assert.Equal(new[] { (3L, last + 1) }, again.Inserted.Select(i => (i.Seq, i.EventId)));
-        Assert.Equal(new[] { (4L, last + 2) }, next.Inserted.Select(i => (i.Seq, i.EventId)));
+        // An id drawn and skipped is never committed, and live readers wait for it: none may be drawn. A job's ids follow its seq.
+        Assert.Equal(new[] { (3L, last + 1), (4L, last + 2) }, again.Inserted.Select(i => (i.Seq, i.EventId)));
+        Assert.Equal(new[] { (5L, last + 3) }, twice.Inserted.Select(i => (i.Seq, i.EventId)));
+        Assert.Equal(new[] { (6L, last + 4) }, next.Inserted.Select(i => (i.Seq, i.EventId)));
         var order = await fixture.Database.QueryAsync("SELECT seq FROM job_journal WHERE job_id = @job ORDER BY event_id", r => r.GetInt64(0), ("job", job));
-        Assert.Equal(Enumerable.Range(1, 4).Select(i => (long)i), order);
+        Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), order);
     }
 
     [Fact]
     public async Task Batcher_EntriesUpToMaybeStoredThrough_AreCheckedFirst_SoNoEventIdIsLost()
     {
         var job = NewJobId();
-        var batcher = NewBatcher();
-        await batcher.StartAsync(CancellationToken.None);
-        try
+        await WithBatcherAsync(async batcher =>
         {
             await batcher.WriteAsync(Row(job, 1, JobStatus.Queued), [Entry(job, 1), Entry(job, 2)], maybeStoredThrough: 0);
             // The next activation: 1 and 2 from the stored outbox, 3 new.
@@ -106,12 +108,7 @@ public sealed class ProjectionTests(MigratedDatabaseFixture fixture) : IClassFix
             Assert.Equal(4, ids.Count);
             Assert.Equal(Enumerable.Range(0, 4).Select(i => ids[0] + i), ids);
             Assert.Equal("Running", await StatusAsync(job));
-        }
-        finally
-        {
-            await batcher.StopAsync(CancellationToken.None);
-            batcher.Dispose();
-        }
+        });
     }
 
     [Fact]
@@ -140,9 +137,7 @@ public sealed class ProjectionTests(MigratedDatabaseFixture fixture) : IClassFix
     public async Task Batcher_ManyConcurrentWriters_AllLandInFewerRoundTrips()
     {
         var prefix = NewJobId();
-        var batcher = NewBatcher();
-        await batcher.StartAsync(CancellationToken.None);
-        try
+        await WithBatcherAsync(async batcher =>
         {
             var writes = Enumerable.Range(0, 500)
                 .Select(i => batcher.WriteAsync(Row($"{prefix}-{i}", 1, JobStatus.Queued), [Entry($"{prefix}-{i}", 1), Entry($"{prefix}-{i}", 2)]))
@@ -154,21 +149,14 @@ public sealed class ProjectionTests(MigratedDatabaseFixture fixture) : IClassFix
             var stats = batcher.Stats;
             Assert.Equal(500, stats.Requests);
             Assert.InRange(stats.Batches, 1, 499);
-        }
-        finally
-        {
-            await batcher.StopAsync(CancellationToken.None);
-            batcher.Dispose();
-        }
+        });
     }
 
     [Fact]
     public async Task Batcher_WhenOneRequestIsInvalid_FailsOnlyThatOne()
     {
         var prefix = NewJobId();
-        var batcher = NewBatcher();
-        await batcher.StartAsync(CancellationToken.None);
-        try
+        await WithBatcherAsync(async batcher =>
         {
             var good = Enumerable.Range(0, 20).Select(i => batcher.WriteAsync(Row($"{prefix}-{i}", 1, JobStatus.Queued), [Entry($"{prefix}-{i}", 1)])).ToList();
             var poison = batcher.WriteAsync(null, [Entry($"{prefix}-bad", 1) with { DataJson = "{not json" }]);
@@ -178,18 +166,25 @@ public sealed class ProjectionTests(MigratedDatabaseFixture fixture) : IClassFix
 
             Assert.Equal(20, await fixture.Database.ScalarAsync<int>("SELECT count(*) FROM job_journal WHERE job_id LIKE @p || '-%'", ("p", prefix)));
             Assert.Equal(1, batcher.Stats.RejectedRequests);
-        }
-        finally
-        {
-            await batcher.StopAsync(CancellationToken.None);
-            batcher.Dispose();
-        }
+        });
     }
 
     public void Dispose() => _dataSource.Dispose();
 
-    private ProjectionBatcher NewBatcher() =>
-        new(Writer, Options.Create(new ProjectionBatcherOptions()), NullLogger<ProjectionBatcher>.Instance);
+    /// <summary>Runs <paramref name="test"/> against a started batcher, stopped afterwards.</summary>
+    private async Task WithBatcherAsync(Func<ProjectionBatcher, Task> test)
+    {
+        using var batcher = new ProjectionBatcher(Writer, Options.Create(new ProjectionBatcherOptions()), NullLogger<ProjectionBatcher>.Instance);
+        await batcher.StartAsync(CancellationToken.None);
+        try
+        {
+            await test(batcher);
+        }
+        finally
+        {
+            await batcher.StopAsync(CancellationToken.None);
+        }
+    }
 
     private Task<string> StatusAsync(string job) =>
         fixture.Database.ScalarAsync<string>("SELECT status FROM job_index WHERE job_id = @job", ("job", job));

@@ -100,8 +100,9 @@ internal sealed partial class JobStateWriter(
                 // A lost index row is rewritten by the next write; lost entries are sent again.
                 if (sent.Count > 0)
                 {
+                    // What was handed over after these may be written by then, and goes again with them.
+                    MaybeStoredThrough = Math.Max(MaybeStoredThrough, Math.Max(_handedOverSeq, sent[^1].Seq));
                     _handedOverSeq = Math.Min(_handedOverSeq, sent[0].Seq - 1);
-                    MaybeStoredThrough = Math.Max(MaybeStoredThrough, sent[^1].Seq);
                 }
 
                 return;

@@ -120,11 +120,12 @@ public sealed class ProjectionBatcher(
     private async Task WriteWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken)
     {
         var delay = options.Value.MinRetryDelay;
+        var retried = false; // a failed write may have failed after its commit: then every entry may be stored
         while (true)
         {
             try
             {
-                await WriteBatchAsync(batch, stoppingToken);
+                await WriteBatchAsync(batch, retried, stoppingToken);
                 foreach (var pending in batch)
                 {
                     pending.Done.TrySetResult();
@@ -137,7 +138,7 @@ public sealed class ProjectionBatcher(
                 // Something in the batch is invalid: write one by one so only the culprit fails.
                 Interlocked.Increment(ref _failedWrites);
                 logger.LogWarning(ex, "Projection batch of {Count} rejected ({SqlState}); writing its requests one by one", batch.Count, ex.SqlState);
-                await WriteOneByOneAsync(batch, stoppingToken);
+                await WriteOneByOneAsync(batch, retried, stoppingToken);
                 return;
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
@@ -146,18 +147,19 @@ public sealed class ProjectionBatcher(
                 logger.LogWarning("Projection write failed ({Message}); retrying in {Delay} ms", ex.Message, delay.TotalMilliseconds);
                 await Task.Delay(delay, stoppingToken);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.MaxRetryDelay.Ticks));
+                retried = true;
             }
         }
     }
 
-    private async Task WriteOneByOneAsync(List<Pending> batch, CancellationToken stoppingToken)
+    private async Task WriteOneByOneAsync(List<Pending> batch, bool checkAll, CancellationToken stoppingToken)
     {
         foreach (var pending in batch)
         {
             var single = new List<Pending> { pending };
             try
             {
-                await WriteBatchAsync(single, stoppingToken);
+                await WriteBatchAsync(single, checkAll, stoppingToken);
                 pending.Done.TrySetResult();
             }
             catch (PostgresException ex) when (IsBadData(ex))
@@ -174,23 +176,24 @@ public sealed class ProjectionBatcher(
         }
     }
 
-    private async Task WriteBatchAsync(List<Pending> batch, CancellationToken stoppingToken)
+    private async Task WriteBatchAsync(List<Pending> batch, bool checkAll, CancellationToken stoppingToken)
     {
         var rows = batch.Where(p => p.Row is not null).Select(p => p.Row!).ToList();
         var entries = new List<JobJournalEntry>();
-        var maybeStored = new List<JobJournalEntry>();
+        var maybeStored = new List<bool>();
         foreach (var pending in batch)
         {
             foreach (var entry in pending.Entries)
             {
-                (entry.Seq <= pending.MaybeStoredThrough ? maybeStored : entries).Add(entry);
+                entries.Add(entry);
+                maybeStored.Add(checkAll || entry.Seq <= pending.MaybeStoredThrough);
             }
         }
 
         var written = await writer.WriteReturningAsync(rows, entries, maybeStored, stoppingToken);
         Interlocked.Increment(ref _batches);
         // Committed: now the new entries may be seen live (docs/events.md).
-        events?.PublishJournal(rows, maybeStored.Count == 0 ? entries : [.. entries, .. maybeStored], written.Inserted);
+        events?.PublishJournal(rows, entries, written.Inserted);
     }
 
     /// <summary>Class 22 (data exception) and 23 (integrity): retrying the same data cannot help.</summary>

@@ -6,7 +6,8 @@ namespace OrleansJobs.Jobs.Projections;
 /// <summary>
 /// Writes index rows and journal entries of many jobs in two multi-row statements sent in one
 /// round trip (one implicit transaction, one commit). Safe to repeat: an index row replaces only
-/// an older version, and a journal entry already stored is skipped. The journal insert first takes
+/// an older version, and a journal entry already stored is skipped (looked up first when it may be
+/// stored, so that it draws no event id). The journal insert first takes
 /// <see cref="EventIdLockKey"/> until the commit, so the event ids it draws are in commit order on
 /// every silo (docs/events.md).
 /// </summary>
@@ -45,22 +46,25 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
         RETURNING job_id, seq, event_id
         """;
 
-    // For entries that may be stored already (a new activation sends its stored outbox again): those found are left out
-    // before the insert, so they draw no event id. An id drawn and then skipped by ON CONFLICT is never committed, and
-    // every API host would wait Events:GapTimeout for it (docs/events.md). Under the advisory lock no other insert runs,
-    // so an entry found absent stays absent until this one.
-    private const string InsertMaybeStoredJournalSql = """
+    // The same insert when some entries may be stored already (a new activation sends its stored outbox again, a batch
+    // is retried after a failure that may have followed its commit): those flagged are looked up first and left out
+    // when found, so they draw no event id. An id drawn and then skipped by ON CONFLICT is never committed, and every
+    // API host would wait Events:GapTimeout for it (docs/events.md). Under the advisory lock no other insert runs, so
+    // an entry found absent stays absent until this one. One statement, in the order given: a job's ids follow its seq.
+    private const string InsertCheckedJournalSql = """
         INSERT INTO job_journal (job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
-        SELECT * FROM unnest(@job_id, @seq, @at, @entry_type, @from_status, @to_status, @reason, @actor, @silo, @data)
-            AS u(job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
-        WHERE NOT EXISTS (SELECT 1 FROM job_journal j WHERE j.job_id = u.job_id AND j.seq = u.seq)
+        SELECT u.job_id, u.seq, u.at, u.entry_type, u.from_status, u.to_status, u.reason, u.actor, u.silo, u.data
+        FROM unnest(@job_id, @seq, @at, @entry_type, @from_status, @to_status, @reason, @actor, @silo, @data, @check)
+            AS u(job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data, check_stored)
+        WHERE CASE WHEN u.check_stored
+            THEN NOT EXISTS (SELECT 1 FROM job_journal j WHERE j.job_id = u.job_id AND j.seq = u.seq) ELSE true END
         ON CONFLICT (job_id, seq) DO NOTHING
         RETURNING job_id, seq, event_id
         """;
 
     /// <summary>Writes everything given; returns how many index rows changed and journal entries were new.</summary>
     public async Task<(int IndexRows, int JournalEntries)> WriteAsync(
-        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken)
+        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyList<JobJournalEntry> entries, CancellationToken cancellationToken)
     {
         var written = await WriteReturningAsync(rows, entries, cancellationToken);
         return (written.IndexRows, written.Inserted.Count);
@@ -68,15 +72,16 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
 
     /// <summary>Writes everything given; returns how many index rows changed and the journal entries that were new, with their event ids.</summary>
     public Task<ProjectionWrite> WriteReturningAsync(
-        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, CancellationToken cancellationToken) =>
-        WriteReturningAsync(rows, entries, [], cancellationToken);
+        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyList<JobJournalEntry> entries, CancellationToken cancellationToken) =>
+        WriteReturningAsync(rows, entries, null, cancellationToken);
 
     /// <summary>
     /// Writes everything given; returns how many index rows changed and the journal entries that were new, with their event ids.
-    /// <paramref name="maybeStored"/>: entries that may be in the journal already, checked first so that they draw no event id.
+    /// <paramref name="maybeStored"/>: for each entry, whether it may be in the journal already (then it is looked up first, so
+    /// that it draws no event id); null when none may be.
     /// </summary>
     public async Task<ProjectionWrite> WriteReturningAsync(
-        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyCollection<JobJournalEntry> entries, IReadOnlyCollection<JobJournalEntry> maybeStored,
+        IReadOnlyCollection<JobIndexRow> rows, IReadOnlyList<JobJournalEntry> entries, IReadOnlyList<bool>? maybeStored,
         CancellationToken cancellationToken)
     {
         // One statement may not update a row twice: keep each job's newest row.
@@ -87,7 +92,7 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
             batch.BatchCommands.Add(IndexCommand(newest));
         }
 
-        if (entries.Count == 0 && maybeStored.Count == 0)
+        if (entries.Count == 0)
         {
             if (newest.Count > 0)
             {
@@ -99,31 +104,15 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
 
         // Held until the batch's implicit transaction commits: no other silo draws ids meanwhile.
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({EventIdLockKey})"));
-        var journalCommands = 0;
-        if (entries.Count > 0)
-        {
-            batch.BatchCommands.Add(JournalCommand(InsertJournalSql, entries));
-            journalCommands++;
-        }
-
-        if (maybeStored.Count > 0)
-        {
-            // One statement does not see its own rows: an entry given twice would pass the check twice.
-            batch.BatchCommands.Add(JournalCommand(InsertMaybeStoredJournalSql, [.. maybeStored.DistinctBy(e => (e.JobId, e.Seq))]));
-            journalCommands++;
-        }
-
-        var inserted = new List<InsertedEntry>(entries.Count + maybeStored.Count);
+        batch.BatchCommands.Add(maybeStored is not null && maybeStored.Contains(true) ? CheckedJournalCommand(entries, maybeStored) : JournalCommand(InsertJournalSql, entries));
+        var inserted = new List<InsertedEntry>(entries.Count);
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            // The lock's one row, then for each insert the entries it actually inserted (not those skipped as stored already).
-            for (var command = 0; command < journalCommands; command++)
+            // The lock's one row, then the entries actually inserted (not those skipped as stored already).
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
             {
-                await reader.NextResultAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    inserted.Add(new InsertedEntry(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
-                }
+                inserted.Add(new InsertedEntry(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
             }
         }
 
@@ -175,6 +164,34 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter<long[]>("state_version", [.. rows.Select(r => r.StateVersion)]));
         Text(p, "interruption", rows.Select(r => r.Interruption));
         Text(p, "device_kind", rows.Select(r => r.DeviceKind));
+        return command;
+    }
+
+    /// <summary>
+    /// The checked insert. One statement does not see its own rows, so an entry given twice would pass the look-up twice
+    /// and the second copy draw an id: each entry goes once, in the place it first has, looked up if any copy may be stored.
+    /// </summary>
+    private static NpgsqlBatchCommand CheckedJournalCommand(IReadOnlyList<JobJournalEntry> entries, IReadOnlyList<bool> maybeStored)
+    {
+        var unique = new List<JobJournalEntry>(entries.Count);
+        var check = new List<bool>(entries.Count);
+        var places = new Dictionary<(string, long), int>(entries.Count);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            if (places.TryGetValue((entry.JobId, entry.Seq), out var place))
+            {
+                check[place] |= maybeStored[i];
+                continue;
+            }
+
+            places[(entry.JobId, entry.Seq)] = unique.Count;
+            unique.Add(entry);
+            check.Add(maybeStored[i]);
+        }
+
+        var command = JournalCommand(InsertCheckedJournalSql, unique);
+        command.Parameters.Add(new NpgsqlParameter<bool[]>("check", [.. check]));
         return command;
     }
 
