@@ -117,10 +117,10 @@ public sealed class ProjectionBatcher(
         }
     }
 
-    private async Task WriteWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken)
+    // retried: a write of these failed before. It may have failed after its commit, so every entry may be stored.
+    private async Task WriteWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken, bool retried = false)
     {
         var delay = options.Value.MinRetryDelay;
-        var retried = false; // a failed write may have failed after its commit: then every entry may be stored
         while (true)
         {
             try
@@ -171,7 +171,7 @@ public sealed class ProjectionBatcher(
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
             {
                 // The database went away meanwhile: back to retrying this one.
-                await WriteWithRetryAsync(single, stoppingToken);
+                await WriteWithRetryAsync(single, stoppingToken, retried: true);
             }
         }
     }
