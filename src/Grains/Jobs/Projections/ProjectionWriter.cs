@@ -39,19 +39,12 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
     /// <summary>Transaction-scoped advisory lock held from drawing event ids to the commit ("OJEVENTS" as ASCII).</summary>
     public const long EventIdLockKey = 0x4F4A_4556_454E_5453;
 
+    // Entries that may be stored already (a new activation sends its stored outbox again, a batch is retried after a
+    // failure that may have followed its commit) are flagged: those are looked up first and left out when found, so they
+    // draw no event id. An id drawn and then skipped by ON CONFLICT is never committed, and every API host would wait
+    // Events:GapTimeout for it (docs/events.md). Under the advisory lock no other insert runs, so an entry found absent
+    // stays absent until this one. One statement, in the order given: a job's ids follow its seq.
     private const string InsertJournalSql = """
-        INSERT INTO job_journal (job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
-        SELECT * FROM unnest(@job_id, @seq, @at, @entry_type, @from_status, @to_status, @reason, @actor, @silo, @data)
-        ON CONFLICT (job_id, seq) DO NOTHING
-        RETURNING job_id, seq, event_id
-        """;
-
-    // The same insert when some entries may be stored already (a new activation sends its stored outbox again, a batch
-    // is retried after a failure that may have followed its commit): those flagged are looked up first and left out
-    // when found, so they draw no event id. An id drawn and then skipped by ON CONFLICT is never committed, and every
-    // API host would wait Events:GapTimeout for it (docs/events.md). Under the advisory lock no other insert runs, so
-    // an entry found absent stays absent until this one. One statement, in the order given: a job's ids follow its seq.
-    private const string InsertCheckedJournalSql = """
         INSERT INTO job_journal (job_id, seq, at, entry_type, from_status, to_status, reason, actor, silo, data)
         SELECT u.job_id, u.seq, u.at, u.entry_type, u.from_status, u.to_status, u.reason, u.actor, u.silo, u.data
         FROM unnest(@job_id, @seq, @at, @entry_type, @from_status, @to_status, @reason, @actor, @silo, @data, @check)
@@ -104,7 +97,7 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
 
         // Held until the batch's implicit transaction commits: no other silo draws ids meanwhile.
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({EventIdLockKey})"));
-        batch.BatchCommands.Add(maybeStored is not null && maybeStored.Contains(true) ? CheckedJournalCommand(entries, maybeStored) : JournalCommand(InsertJournalSql, entries));
+        batch.BatchCommands.Add(JournalCommand(entries, maybeStored));
         var inserted = new List<InsertedEntry>(entries.Count);
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
@@ -168,36 +161,30 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// The checked insert. One statement does not see its own rows, so an entry given twice would pass the look-up twice
-    /// and the second copy draw an id: each entry goes once, in the place it first has, looked up if any copy may be stored.
+    /// The journal insert. One statement does not see its own rows, so an entry given twice would pass the look-up twice and
+    /// the second copy draw an id: each entry goes once, in the place it first has, looked up if any copy may be stored.
     /// </summary>
-    private static NpgsqlBatchCommand CheckedJournalCommand(IReadOnlyList<JobJournalEntry> entries, IReadOnlyList<bool> maybeStored)
+    private static NpgsqlBatchCommand JournalCommand(IReadOnlyList<JobJournalEntry> given, IReadOnlyList<bool>? maybeStored)
     {
-        var unique = new List<JobJournalEntry>(entries.Count);
-        var check = new List<bool>(entries.Count);
-        var places = new Dictionary<(string, long), int>(entries.Count);
-        for (var i = 0; i < entries.Count; i++)
+        var entries = new List<JobJournalEntry>(given.Count);
+        var check = new List<bool>(given.Count);
+        var places = new Dictionary<(string, long), int>(given.Count);
+        for (var i = 0; i < given.Count; i++)
         {
-            var entry = entries[i];
+            var entry = given[i];
+            var mayBeStored = maybeStored is not null && maybeStored[i];
             if (places.TryGetValue((entry.JobId, entry.Seq), out var place))
             {
-                check[place] |= maybeStored[i];
+                check[place] |= mayBeStored;
                 continue;
             }
 
-            places[(entry.JobId, entry.Seq)] = unique.Count;
-            unique.Add(entry);
-            check.Add(maybeStored[i]);
+            places[(entry.JobId, entry.Seq)] = entries.Count;
+            entries.Add(entry);
+            check.Add(mayBeStored);
         }
 
-        var command = JournalCommand(InsertCheckedJournalSql, unique);
-        command.Parameters.Add(new NpgsqlParameter<bool[]>("check", [.. check]));
-        return command;
-    }
-
-    private static NpgsqlBatchCommand JournalCommand(string sql, IReadOnlyCollection<JobJournalEntry> entries)
-    {
-        var command = new NpgsqlBatchCommand(sql);
+        var command = new NpgsqlBatchCommand(InsertJournalSql);
         var p = command.Parameters;
         Text(p, "job_id", entries.Select(e => e.JobId));
         p.Add(new NpgsqlParameter<long[]>("seq", [.. entries.Select(e => e.Seq)]));
@@ -209,6 +196,7 @@ public sealed class ProjectionWriter(NpgsqlDataSource dataSource)
         Text(p, "actor", entries.Select(e => e.Actor));
         Text(p, "silo", entries.Select(e => e.Silo));
         p.Add(new NpgsqlParameter("data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = entries.Select(e => e.DataJson).ToArray() });
+        p.Add(new NpgsqlParameter<bool[]>("check", [.. check]));
         return command;
     }
 
