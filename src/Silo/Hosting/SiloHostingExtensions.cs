@@ -28,7 +28,7 @@ public static class SiloHostingExtensions
     /// <summary>
     /// Most grains whose directory entry a silo caches (Orleans' default: 1,000,000). Orleans keeps an entry for every grain
     /// activated through the silo, also after it deactivated, and counts the cache by walking it for its size gauge, which
-    /// the dashboard reads every second: about 100 ns per entry, a tenth of a core at a million (docs/operations.md).
+    /// the dashboard reads every second: about 150 ns per entry, an eighth of a core at a million (docs/operations.md).
     /// </summary>
     public const int DefaultDirectoryCacheSize = 100_000;
 
